@@ -1,0 +1,54 @@
+import Foundation
+
+/// A request as a simulated API sees it, independent of the HTTP server underneath.
+public struct SimRequest: Sendable {
+    public var method: String
+    /// Path without the query string, percent-decoded.
+    public var path: String
+    public var query: [String: String]
+    /// Header names lower-cased.
+    public var headers: [String: String]
+    public var body: Data
+
+    public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: Data = Data()) {
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
+        self.body = body
+    }
+}
+
+/// A response of a simulated API.
+public struct SimResponse: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: Data
+
+    public init(status: Int, headers: [String: String] = [:], body: Data = Data()) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response from a JSON-serialisable value (dictionaries, arrays, strings, numbers, bools).
+    public static func json(_ status: Int, _ object: Any, headers: [String: String] = [:]) -> SimResponse {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])) ?? Data()
+        var all = headers
+        all["Content-Type"] = "application/json"
+        return SimResponse(status: status, headers: all, body: data)
+    }
+}
+
+/// One simulated API (v2 account server + handler, or the v3 components) behind a `SimServer`.
+///
+/// The server adds latency, rate limiting and injected faults around `handle`; the API supplies the
+/// error bodies in its own shape for the faults the server injects.
+public protocol SimulatedAPI: Sendable {
+    /// Answers one request, applying it to the simulated state.
+    func handle(_ request: SimRequest) async -> SimResponse
+    /// The API's answer for an injected "service unavailable" fault (HTTP 503).
+    func unavailableResponse() -> SimResponse
+    /// The API's answer when the configured rate limit is exceeded (HTTP 429).
+    func rateLimitedResponse(limitPerMinute: Int, retryAfterSeconds: Int) -> SimResponse
+}

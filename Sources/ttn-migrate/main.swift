@@ -1,0 +1,1 @@
+print("ttn-migrate: under construction")
