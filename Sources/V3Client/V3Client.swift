@@ -183,3 +183,23 @@ public struct V3AuthInfo: Decodable, Sendable, Hashable {
     /// The rights the key holds (already expanded by the server).
     public var rights: [String] { apiKey?.apiKey?.rights ?? [] }
 }
+
+/// The four v3 components a request can go to.
+public enum V3Server: String, Sendable, Hashable, CaseIterable, Codable {
+    case identityServer = "is"
+    case joinServer = "js"
+    case networkServer = "ns"
+    case applicationServer = "as"
+}
+
+extension V3Client {
+    /// The client of one component.
+    public func client(for server: V3Server) -> V3ComponentClient {
+        switch server {
+        case .identityServer: return identityServer
+        case .joinServer: return joinServer
+        case .networkServer: return networkServer
+        case .applicationServer: return applicationServer
+        }
+    }
+}
