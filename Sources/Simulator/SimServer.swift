@@ -77,6 +77,9 @@ public struct SimRequestRecord: Sendable, Hashable {
     public var handling: Duration
     /// Time from receipt to response ready, latency and stall included.
     public var total: Duration
+    /// The request is still being handled (sleeping its latency or stall, or inside the API);
+    /// `applied` is already true once the API has handled it.
+    public var inProgress: Bool
 }
 
 /// Counters of a running server, for benchmarks.
@@ -237,11 +240,12 @@ public final class SimServer: Sendable {
         return SimServerSocket.noDelay(on: descriptor)
     }
 
-    /// Every request handled so far, oldest first (empty when `recordsRequests` is off).
+    /// Every request received so far, oldest first, those still in progress included (empty when
+    /// `recordsRequests` is off).
     public var requestLog: [SimRequestRecord] { core.state.withLock { $0.log } }
 
     /// Forgets the request log (the counters of `statistics` keep counting).
-    public func clearRequestLog() { core.state.withLock { $0.log.removeAll() } }
+    public func clearRequestLog() { core.state.withLock { $0.clearLog() } }
 
     /// Counters since the server was created.
     public var statistics: SimServerStatistics { core.statistics() }
@@ -266,11 +270,29 @@ final class SimServerCore: Sendable {
         var limiter: SimRateLimiter?
         var sequence = 0
         var log: [SimRequestRecord] = []
+        /// Position in `log` of each request sequence number still there.
+        var logPositions: [Int: Int] = [:]
         var applied = 0
         var rateLimited = 0
         var faults: [SimFault: Int] = [:]
         var statuses: [Int: Int] = [:]
         var handling: Duration = .zero
+
+        mutating func clearLog() {
+            log.removeAll()
+            logPositions.removeAll()
+        }
+
+        /// Adds the record, or replaces the one with its sequence number; a record whose entry was
+        /// cleared meanwhile is not added back.
+        mutating func record(_ record: SimRequestRecord, adding: Bool) {
+            if let position = logPositions[record.sequence] {
+                log[position] = record
+            } else if adding {
+                logPositions[record.sequence] = log.count
+                log.append(record)
+            }
+        }
     }
 
     init(api: any SimulatedAPI, options: SimServerOptions) {
@@ -330,8 +352,12 @@ final class SimServerCore: Sendable {
         var record = SimRequestRecord(
             sequence: sequence, method: request.method.rawValue, path: path, query: query, fault: nil,
             rateLimited: false, applied: false, status: nil, delivered: false, received: received,
-            finished: received, handling: .zero, total: .zero
+            finished: received, handling: .zero, total: .zero, inProgress: true
         )
+        if options.recordsRequests {
+            let initial = record
+            state.withLock { $0.record(initial, adding: true) }
+        }
         let disposition = await dispose(request, path: path, query: query, record: &record)
         let response: HTTPResponse
         switch disposition {
@@ -348,6 +374,7 @@ final class SimServerCore: Sendable {
         }
         record.finished = Date()
         record.total = ContinuousClock.now - start
+        record.inProgress = false
         let finished = record
         state.withLock { state in
             if let status = finished.status { state.statuses[status, default: 0] += 1 }
@@ -355,7 +382,7 @@ final class SimServerCore: Sendable {
             if finished.applied { state.applied += 1 }
             if finished.rateLimited { state.rateLimited += 1 }
             state.handling += finished.handling
-            if options.recordsRequests { state.log.append(finished) }
+            if options.recordsRequests { state.record(finished, adding: false) }
         }
         return response
     }
@@ -408,6 +435,10 @@ final class SimServerCore: Sendable {
         let response = await api.handle(simRequest)
         record.handling = ContinuousClock.now - handleStart
         record.applied = true
+        if options.recordsRequests {
+            let applied = record
+            state.withLock { $0.record(applied, adding: false) }
+        }
         switch fault {
         case .dropAfter?:
             return .cut(response)
@@ -445,6 +476,7 @@ final class SimServerCore: Sendable {
                 var object: [String: Any] = [
                     "sequence": record.sequence, "method": record.method, "path": record.path, "query": record.query,
                     "rate_limited": record.rateLimited, "applied": record.applied, "delivered": record.delivered,
+                    "in_progress": record.inProgress,
                     "received": formatter.string(from: record.received), "finished": formatter.string(from: record.finished),
                     "handling_seconds": Self.seconds(record.handling), "total_seconds": Self.seconds(record.total),
                 ]
@@ -453,7 +485,7 @@ final class SimServerCore: Sendable {
                 return object
             })
         case ("DELETE", "/_sim/requests"):
-            state.withLock { $0.log.removeAll() }
+            state.withLock { $0.clearLog() }
             return SimResponse(status: 204)
         case ("GET", "/_sim/faults"):
             return .json(200, ["faults": state.withLock { $0.injector.spec.description }])

@@ -83,6 +83,7 @@ struct SimServerTests {
             #expect(record.fault == nil)
             #expect(!record.rateLimited)
             #expect(record.finished >= record.received)
+            #expect(!record.inProgress)
             #expect(!String(describing: record).contains("secret-token"))
             let stats = server.statistics
             #expect(stats.requests == 1)
@@ -184,7 +185,9 @@ struct SimServerTests {
         let server = SimServer(api: api, options: SimServerOptions(faults: try faults("stall=1,stall-ms=60000")))
         let port = try await server.start()
         let request = Task { try await rawRequest(port: port, "GET", "/slow", readTimeout: .seconds(30)) }
-        while api.applied == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        while server.requestLog.first?.applied != true { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(server.requestLog.first?.inProgress == true)
+        #expect(server.requestLog.first?.fault == .stall)
         let clock = ContinuousClock()
         let start = clock.now
         await server.stop()
@@ -195,6 +198,7 @@ struct SimServerTests {
         #expect(record.applied)
         #expect(!record.delivered)
         #expect(record.status == 200)
+        #expect(!record.inProgress)
         #expect(server.port == nil)
     }
 
