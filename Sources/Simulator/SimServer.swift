@@ -143,6 +143,8 @@ public final class SimServer: Sendable {
     private let lifecycle = SimLocked(Lifecycle())
 
     private struct Lifecycle {
+        /// A `start()` is under way or done (cleared by `stop()` or a failed start).
+        var claimed = false
         var http: HTTPServer?
         var runTask: Task<Void, Never>?
         var port: Int?
@@ -161,7 +163,22 @@ public final class SimServer: Sendable {
 
     /// Starts listening on 127.0.0.1 and returns the port (the OS's choice when the options say 0).
     public func start() async throws -> Int {
-        if lifecycle.withLock({ $0.http != nil }) { throw SimServerError.alreadyStarted }
+        let claimed = lifecycle.withLock { state -> Bool in
+            if state.claimed { return false }
+            state.claimed = true
+            return true
+        }
+        guard claimed else { throw SimServerError.alreadyStarted }
+        do {
+            let port = try await listen()
+            return port
+        } catch {
+            lifecycle.withLock { $0 = Lifecycle() }
+            throw error
+        }
+    }
+
+    private func listen() async throws -> Int {
         let requestedPort = core.options.port
         let address: sockaddr_in
         do {
@@ -210,15 +227,16 @@ public final class SimServer: Sendable {
             }
         }
         lifecycle.withLock {
-            $0 = Lifecycle(http: http, runTask: runTask, port: Int(port), listenerDescriptor: descriptor)
+            $0 = Lifecycle(claimed: true, http: http, runTask: runTask, port: Int(port), listenerDescriptor: descriptor)
         }
         return Int(port)
     }
 
     /// Stops listening, closes every connection (a stalled or sleeping request is dropped) and waits
-    /// for the server to finish. Does nothing when not running.
+    /// for the server to finish. Does nothing when not running (or while `start()` is still under way).
     public func stop() async {
         let (http, runTask) = lifecycle.withLock { state -> (HTTPServer?, Task<Void, Never>?) in
+            guard state.http != nil else { return (nil, nil) }
             defer { state = Lifecycle() }
             return (state.http, state.runTask)
         }

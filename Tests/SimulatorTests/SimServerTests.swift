@@ -344,3 +344,36 @@ struct SimServerTests {
         }
     }
 }
+
+@Suite("SimServer lifecycle")
+struct SimServerLifecycleTests {
+    @Test("a stopped server can start again; a failed start leaves it startable")
+    func restart() async throws {
+        let api = CountingAPI()
+        let server = SimServer(api: api)
+        let first = try await server.start()
+        #expect(try await rawRequest(port: first, "GET", "/a").status == 200)
+        await server.stop()
+        #expect(server.port == nil)
+        #expect(!server.listenerHasNoDelay)
+        let second = try await server.start()
+        #expect(try await rawRequest(port: second, "GET", "/b").status == 200)
+        #expect(server.requestLog.map(\.path) == ["/a", "/b"])
+        let blocked = SimServer(api: api, options: SimServerOptions(port: UInt16(second)))
+        await #expect(throws: SimServerError.self) { _ = try await blocked.start() }
+        await server.stop()
+        let retried = try await blocked.start()
+        #expect(retried == second)
+        await blocked.stop()
+    }
+
+    @Test("concurrent starts: exactly one wins")
+    func concurrentStarts() async throws {
+        let server = SimServer(api: CountingAPI())
+        async let a: Int? = try? await server.start()
+        async let b: Int? = try? await server.start()
+        let results = await [a, b]
+        #expect(results.compactMap { $0 }.count == 1)
+        await server.stop()
+    }
+}
