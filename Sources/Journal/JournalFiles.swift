@@ -89,13 +89,13 @@ final class JournalLock: Sendable {
         let path = journalPath + ".lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, JournalFiles.privateMode)
         guard descriptor >= 0 else {
-            throw JournalError.openFailed(path: path, reason: "cannot create the lock file: \(JournalFiles.describe(errno: errno))")
+            throw JournalError.openFailed(path: journalPath, reason: "cannot create its lock file \(path): \(JournalFiles.describe(errno: errno))")
         }
         if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             close(descriptor)
             if code == EWOULDBLOCK { throw JournalError.inUse(path: journalPath) }
-            throw JournalError.openFailed(path: path, reason: "cannot lock: \(JournalFiles.describe(errno: code))")
+            throw JournalError.openFailed(path: journalPath, reason: "cannot lock \(path): \(JournalFiles.describe(errno: code))")
         }
         _ = fchmod(descriptor, JournalFiles.privateMode)
         return JournalLock(path: path, descriptor: descriptor)

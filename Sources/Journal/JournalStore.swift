@@ -302,7 +302,8 @@ public actor JournalStore {
 
     /// Stores the plan of a new run: new steps are inserted as pending, steps already in the journal
     /// keep their state (resume) and get the plan's description and position; the report lists the
-    /// steps the journal holds that the plan no longer does. Commits at once.
+    /// steps the journal holds that the plan no longer does (kept, ordered after the plan's). Commits
+    /// at once.
     ///
     /// Throws `invalidPlan` for an empty field or a repeated step ID.
     @discardableResult
@@ -325,12 +326,17 @@ public actor JournalStore {
         let known = steps
         let (inserted, redescribed, notInPlan) = try performWrite { db -> ([String], [String], [StepRecord]) in
             var existing: [String: PlannedStep] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT id, kind, entity_type, entity_key, component FROM steps")
+            var oldPositions: [String: Int] = [:]
+            let rows = try Row.fetchCursor(db, sql: "SELECT id, kind, entity_type, entity_key, component, plan_position FROM steps")
             while let row = try rows.next() {
                 let id: String = row["id"]
+                let componentText: String = row["component"]
+                guard let component = StepComponent(rawValue: componentText) else {
+                    throw JournalError.corrupt(path: path, reason: "step \(id) has unknown component \"\(componentText)\"")
+                }
                 existing[id] = PlannedStep(
-                    id: id, kind: row["kind"], entityType: row["entity_type"], entityKey: row["entity_key"],
-                    component: StepComponent(rawValue: row["component"]) ?? .identityServer)
+                    id: id, kind: row["kind"], entityType: row["entity_type"], entityKey: row["entity_key"], component: component)
+                oldPositions[id] = row["plan_position"]
             }
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO steps (id, kind, entity_type, entity_key, component, state, attempts, plan_position,
@@ -360,7 +366,13 @@ public actor JournalStore {
                     inserted.append(step.id)
                 }
             }
-            let missing = existing.keys.filter { !seen.contains($0) }.sorted()
+            // Steps the plan no longer lists go after it, in their old order.
+            let missing = existing.keys.filter { !seen.contains($0) }
+                .sorted { (oldPositions[$0] ?? 0, $0) < (oldPositions[$1] ?? 0, $1) }
+            for (offset, id) in missing.enumerated() {
+                let index = planned.count + offset
+                try position.execute(arguments: [index, id, index])
+            }
             var notInPlan: [StepRecord] = []
             let select = try db.cachedStatement(sql: "SELECT \(StoreSupport.stepColumns) FROM steps WHERE id = ?")
             for id in missing {
@@ -443,15 +455,21 @@ public actor JournalStore {
     /// The current state of a step as this process knows it (including uncommitted changes), or nil.
     public func state(of id: String) -> StepState? { steps[id]?.state }
 
-    /// Commits waiting changes, then closes the journal and releases its lock. The store is unusable
-    /// afterwards. If the commit fails the journal is still closed and the error thrown.
+    /// Commits waiting changes, copies the WAL into the journal file (so the file alone holds
+    /// everything), then closes the journal and releases its lock. The store is unusable afterwards.
+    /// If the commit fails the journal is still closed and the error thrown.
     public func close() throws {
         defer { shutDown() }
-        if failure == nil && pool != nil { try commitPending() }
+        guard failure == nil, let pool else { return }
+        try commitPending()
+        if !isReadOnly {
+            // Best effort: a reader in another process may hold the WAL; the data is safe in it then.
+            _ = try? pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        }
     }
 
-    /// Closes the journal WITHOUT committing waiting changes, as a crash would lose them; for tests
-    /// of resume and of the executor's recovery.
+    /// Closes the journal WITHOUT committing waiting changes or checkpointing, as a crash would; for
+    /// tests of resume and of the executor's recovery.
     public func discardUnflushedAndClose() {
         pending.removeAll()
         shutDown()
@@ -474,6 +492,12 @@ public actor JournalStore {
     }
 
     func currentPool() -> DatabasePool? { pool }
+
+    /// `PRAGMA synchronous` of the connection that writes (2 = FULL), for the test that checks it.
+    func writerSynchronousSetting() throws -> Int {
+        guard let pool else { throw JournalError.closed(path: path) }
+        return try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
 
     /// One validated state change, waiting to be committed.
     struct StepChange: Sendable {
