@@ -135,28 +135,41 @@ extension JournalStore {
         return precedence.first { $0 == lhs || $0 == rhs } ?? .done
     }
 
-    /// Every API key this migration created, with its secret and the state of its step, oldest first.
+    /// Every API key this migration created and did not roll back, with its secret, oldest first.
     public func apiKeys() throws -> [APIKeyRecord] {
         try read { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT k.*, s.state AS step_state FROM api_keys k JOIN steps s ON s.id = k.step_id
-                ORDER BY k.created_at_ms, k.step_id
-                """)
+            let rows = try Row.fetchAll(db, sql: "SELECT * FROM api_keys ORDER BY created_at_ms, step_id")
             return try rows.map { row in
                 let stepID: String = row["step_id"]
-                let stateText: String = row["step_state"]
-                guard let state = StepState(rawValue: stateText) else {
-                    throw JournalError.corrupt(path: path, reason: "step \(stepID) has unknown state \"\(stateText)\"")
-                }
                 let rights: String = row["rights_json"]
                 let key = CreatedAPIKey(
                     entityType: row["entity_type"], entityID: row["entity_id"], keyID: row["key_id"], keyName: row["key_name"],
                     secret: row["secret"],
                     rights: try StoreSupport.decodeJSON([String].self, rights, path: path, what: "the rights of the key of step \(stepID)"),
                     replacesV2KeyName: row["replaces_v2_key_name"])
-                return APIKeyRecord(stepID: stepID, stepState: state, runID: row["run_id"], key: key,
-                                    createdAt: StoreSupport.date(row["created_at_ms"] as Int64))
+                return APIKeyRecord(stepID: stepID, runID: row["run_id"], key: key, createdAt: StoreSupport.date(row["created_at_ms"] as Int64))
             }
+        }
+    }
+
+    /// Every step's state, attempts and whether its API key secret is stored: what the executor reads
+    /// when a run starts.
+    public func stepProgress() throws -> [String: StepProgress] {
+        try read { db in
+            var result: [String: StepProgress] = [:]
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT s.id, s.state, s.attempts, k.step_id IS NOT NULL AS has_key
+                FROM steps s LEFT JOIN api_keys k ON k.step_id = s.id
+                """)
+            while let row = try rows.next() {
+                let id: String = row["id"]
+                let text: String = row["state"]
+                guard let state = StepState(rawValue: text) else {
+                    throw JournalError.corrupt(path: path, reason: "step \(id) has unknown state \"\(text)\"")
+                }
+                result[id] = StepProgress(state: state, attempts: row["attempts"], hasAPIKeySecret: row["has_key"])
+            }
+            return result
         }
     }
 

@@ -388,7 +388,8 @@ public actor JournalStore {
 
     // MARK: State changes
 
-    /// Starts an attempt (`pending` or `failed` → `in_flight`); returns its number (1 for the first).
+    /// Starts an attempt (`pending` or `failed` → `in_flight`, or `in_flight` again for a retry after a
+    /// transient error); returns its number (1 for the first).
     @discardableResult
     public func markInFlight(step id: String) throws -> Int {
         let change = try prepare(id, to: .inFlight, payload: .none)
@@ -396,7 +397,8 @@ public actor JournalStore {
         return change.attempts
     }
 
-    /// Marks a step done with what it created (`in_flight` → `done`). Committed with the next group.
+    /// Marks a step done with what it created (`in_flight` → `done`, or from `pending`/`failed` when
+    /// reconciliation found it already applied). Committed with the next group.
     public func markDone(step id: String, result: [String: String] = [:]) throws {
         try record(prepare(id, to: .done, payload: .done(result: StoreSupport.json(result), apiKey: nil)))
     }
@@ -408,8 +410,9 @@ public actor JournalStore {
         try commitPending()
     }
 
-    /// Records a failed attempt (`in_flight` → `failed`) with the error and the server's correlation ID.
-    /// `error` must hold no secret.
+    /// Records a failure (`in_flight` → `failed`, or from `pending`/`failed` when reconciliation found the
+    /// entity held by someone else) with the error and the server's correlation ID. `error` must hold
+    /// no secret.
     public func markFailed(step id: String, error: String, correlationID: String? = nil) throws {
         try record(prepare(id, to: .failed, payload: .failed(error: error, correlationID: correlationID)))
     }
@@ -425,7 +428,8 @@ public actor JournalStore {
         try record(prepare(id, to: .pending, payload: .none))
     }
 
-    /// Marks a done step undone by rollback (`done` → `rolled_back`).
+    /// Marks a done step undone by rollback (`done` → `rolled_back`); the secret of the API key it
+    /// created, deleted in v3 by the rollback, is deleted from the journal in the same transaction.
     public func markRolledBack(step id: String) throws {
         try record(prepare(id, to: .rolledBack, payload: .none))
     }
@@ -681,6 +685,12 @@ public actor JournalStore {
             case (.pending, _):
                 statement = try db.cachedStatement(sql: """
                     UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, skip_reason = NULL WHERE id = ? AND state = ?
+                    """)
+                arguments = common
+            case (.rolledBack, _):
+                try db.cachedStatement(sql: "DELETE FROM api_keys WHERE step_id = ?").execute(arguments: [change.stepID])
+                statement = try db.cachedStatement(sql: """
+                    UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ? WHERE id = ? AND state = ?
                     """)
                 arguments = common
             default:

@@ -74,20 +74,42 @@ public enum StepState: String, Sendable, Hashable, CaseIterable, CustomStringCon
 
     /// The states a step in this state may move to.
     ///
-    /// - `pending → in_flight` (an attempt starts) or `→ skipped` (known impossible before any attempt);
-    /// - `in_flight → done | failed | skipped`, or `→ pending` when a resume resets an interrupted attempt;
-    /// - `failed → in_flight` (retry or resume) or `→ skipped` (a later check finds it impossible);
+    /// - `pending → in_flight` (an attempt starts), `→ skipped` (known impossible before any attempt), or
+    ///   `→ done` / `→ failed` when reconciliation (a read of v3 before sending, DESIGN.md §6) finds it
+    ///   already applied by this migration / held by someone else;
+    /// - `in_flight → done | failed | skipped`, `→ in_flight` (a retry after a transient error, DESIGN.md
+    ///   §7: one more attempt), or `→ pending` when a resume resets an interrupted attempt;
+    /// - `failed → in_flight` (retry or resume), `→ done` / `→ failed` (reconciled on resume), or
+    ///   `→ skipped` (a later check finds it impossible);
     /// - `skipped → pending` (a later run no longer finds it impossible);
-    /// - `done → rolled_back` only (explicit rollback); `rolled_back → pending` (migrate it again).
+    /// - `done → rolled_back` only (explicit rollback): done is final otherwise;
+    /// - `rolled_back → pending` (migrate it again).
     public var allowedNext: Set<StepState> {
         switch self {
-        case .pending: return [.inFlight, .skipped]
-        case .inFlight: return [.done, .failed, .skipped, .pending]
-        case .failed: return [.inFlight, .skipped]
+        case .pending: return [.inFlight, .done, .failed, .skipped]
+        case .inFlight: return [.inFlight, .done, .failed, .skipped, .pending]
+        case .failed: return [.inFlight, .done, .failed, .skipped]
         case .skipped: return [.pending]
         case .done: return [.rolledBack]
         case .rolledBack: return [.pending]
         }
+    }
+}
+
+/// What the executor needs to know of a step when a run starts.
+public struct StepProgress: Sendable, Hashable {
+    /// Its state.
+    public var state: StepState
+    /// Attempts started so far.
+    public var attempts: Int
+    /// True if the journal holds the secret of the API key the step created.
+    public var hasAPIKeySecret: Bool
+
+    /// Makes a progress value.
+    public init(state: StepState, attempts: Int, hasAPIKeySecret: Bool) {
+        self.state = state
+        self.attempts = attempts
+        self.hasAPIKeySecret = hasAPIKeySecret
     }
 }
 
@@ -362,14 +384,13 @@ public struct CreatedAPIKey: Sendable, Hashable, CustomStringConvertible, Custom
     public var debugDescription: String { description }
 }
 
-/// A stored API key with its secret and the state of its step, for `ttn-migrate keys`.
+/// A stored API key with its secret, for `ttn-migrate keys`.
 ///
+/// Only keys whose step is done are stored: rollback deletes the key in v3 and its secret here.
 /// Its description never shows the secret.
 public struct APIKeyRecord: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The step that created it.
     public var stepID: String
-    /// That step's state now (`done`, or `rolled_back` once rollback deleted the key in v3).
-    public var stepState: StepState
     /// The run that created it.
     public var runID: Int64
     /// The key as created.
@@ -378,16 +399,15 @@ public struct APIKeyRecord: Sendable, Hashable, CustomStringConvertible, CustomD
     public var createdAt: Date
 
     /// Makes a record.
-    public init(stepID: String, stepState: StepState, runID: Int64, key: CreatedAPIKey, createdAt: Date) {
+    public init(stepID: String, runID: Int64, key: CreatedAPIKey, createdAt: Date) {
         self.stepID = stepID
-        self.stepState = stepState
         self.runID = runID
         self.key = key
         self.createdAt = createdAt
     }
 
     /// Names the key and its step, never its secret.
-    public var description: String { "\(key) from step \(stepID) (\(stepState))" }
+    public var description: String { "\(key) from step \(stepID)" }
     /// Same as `description`.
     public var debugDescription: String { description }
 }

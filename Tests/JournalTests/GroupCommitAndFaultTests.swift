@@ -117,7 +117,7 @@ import Testing
 
         let reopened = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
         #expect(try await reopened.apiKeys() == [APIKeyRecord(
-            stepID: "api_key:my-app/default:create", stepState: .done, runID: 1, key: Fixtures.apiKey,
+            stepID: "api_key:my-app/default:create", runID: 1, key: Fixtures.apiKey,
             createdAt: Fixtures.start)])
         #expect(try await reopened.step("api_key:my-app/default:create")?.result == ["key_id": "KEYID0001"])
         // The change queued before the secret was committed with it.
@@ -129,7 +129,7 @@ import Testing
         #expect(!Fixtures.apiKey.description.contains("SECRET"))
         #expect(!String(reflecting: Fixtures.apiKey).contains("SECRET"))
         #expect(Fixtures.apiKey.description == "API key KEYID0001 \"v2: default tag12345\" of application my-app (secret hidden)")
-        let record = APIKeyRecord(stepID: "s", stepState: .done, runID: 1, key: Fixtures.apiKey, createdAt: Fixtures.start)
+        let record = APIKeyRecord(stepID: "s", runID: 1, key: Fixtures.apiKey, createdAt: Fixtures.start)
         #expect(!record.description.contains("SECRET"))
         #expect(!"\(record)".contains("SECRET"))
     }

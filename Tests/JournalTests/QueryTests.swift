@@ -143,17 +143,52 @@ import Testing
         #expect(!devices[1].isComplete)
         #expect(try await store.entityProgress(entityType: "organization") == [])
 
-        try await store.markRolledBack(step: "api_key:my-app/default:create")
         #expect(try await store.apiKeys() == [APIKeyRecord(
-            stepID: "api_key:my-app/default:create", stepState: .rolledBack, runID: 1, key: Fixtures.apiKey,
+            stepID: "api_key:my-app/default:create", runID: 1, key: Fixtures.apiKey,
             createdAt: Date(timeIntervalSince1970: 1_714_557_602))])
         try await store.close()
 
-        // `status` reads the same from another store.
+        // `status` and `keys` read the same from another store.
         let reader = try JournalStore.openForReading(at: path, options: Fixtures.options())
-        #expect(try await reader.stateCounts() == [.pending: 2, .inFlight: 0, .done: 6, .failed: 1, .skipped: 1, .rolledBack: 1])
-        #expect(try await reader.apiKeys().first?.key.secret == "NNSXS.SECRETSECRETSECRET")
+        #expect(try await reader.stateCounts() == [.pending: 2, .inFlight: 0, .done: 7, .failed: 1, .skipped: 1, .rolledBack: 0])
+        #expect(try await reader.apiKeys().map(\.key.secret) == ["NNSXS.SECRETSECRETSECRET"])
+        #expect(try await reader.stepProgress() == [
+            "application:my-app:create": StepProgress(state: .done, attempts: 1, hasAPIKeySecret: false),
+            "api_key:my-app/default:create": StepProgress(state: .done, attempts: 1, hasAPIKeySecret: true),
+            "device:my-app/dev-1:is": StepProgress(state: .done, attempts: 1, hasAPIKeySecret: false),
+            "device:my-app/dev-1:js": StepProgress(state: .failed, attempts: 2, hasAPIKeySecret: false),
+            "device:my-app/dev-1:ns": StepProgress(state: .pending, attempts: 0, hasAPIKeySecret: false),
+            "device:my-app/dev-1:as": StepProgress(state: .pending, attempts: 0, hasAPIKeySecret: false),
+            "device:my-app/dev-2:is": StepProgress(state: .done, attempts: 1, hasAPIKeySecret: false),
+            "device:my-app/dev-2:js": StepProgress(state: .skipped, attempts: 0, hasAPIKeySecret: false),
+            "device:my-app/dev-2:ns": StepProgress(state: .done, attempts: 1, hasAPIKeySecret: false),
+            "device:my-app/dev-2:as": StepProgress(state: .done, attempts: 1, hasAPIKeySecret: false),
+            "device:my-app/dev-2:as-formatter": StepProgress(state: .done, attempts: 2, hasAPIKeySecret: false),
+        ])
         try await reader.close()
+    }
+
+    /// Rollback deletes the key in v3, so its secret leaves the journal in the same transaction.
+    @Test func rollbackDeletesTheSecret() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("j.sqlite")
+        let store = try await Fixtures.openPlanned(path, options: Fixtures.options())
+        try await store.markInFlight(step: "api_key:my-app/default:create")
+        try await store.markDone(step: "api_key:my-app/default:create", apiKey: Fixtures.apiKey)
+        #expect(try await store.apiKeys().count == 1)
+        try await store.markRolledBack(step: "api_key:my-app/default:create")
+        #expect(try await store.apiKeys() == [])
+        #expect(try await store.stepProgress()["api_key:my-app/default:create"]
+            == StepProgress(state: .rolledBack, attempts: 1, hasAPIKeySecret: false))
+        // Migrated again: a new key, a new secret.
+        try await store.resetToPending(step: "api_key:my-app/default:create")
+        try await store.markInFlight(step: "api_key:my-app/default:create")
+        var second = Fixtures.apiKey
+        second.keyID = "KEYID0002"
+        second.secret = "NNSXS.OTHERSECRET"
+        try await store.markDone(step: "api_key:my-app/default:create", apiKey: second)
+        #expect(try await store.apiKeys().map(\.key) == [second])
+        try await store.close()
     }
 
     @Test func combinedStatePrecedence() {

@@ -6,9 +6,9 @@ import Testing
 @Suite struct StateMachineTests {
     /// The whole transition table, written out by hand (DESIGN.md §6 plus rollback and resume resets).
     static let table: [(StepState, Set<StepState>)] = [
-        (.pending, [.inFlight, .skipped]),
-        (.inFlight, [.done, .failed, .skipped, .pending]),
-        (.failed, [.inFlight, .skipped]),
+        (.pending, [.inFlight, .done, .failed, .skipped]),
+        (.inFlight, [.inFlight, .done, .failed, .skipped, .pending]),
+        (.failed, [.inFlight, .done, .failed, .skipped]),
         (.skipped, [.pending]),
         (.done, [.rolledBack]),
         (.rolledBack, [.pending]),
@@ -28,9 +28,9 @@ import Testing
     /// stored, the others throw `illegalTransition` and change nothing.
     @Test func everyTransitionIsCheckedAgainstTheTable() async throws {
         let legal: [StepState: Set<StepState>] = [
-            .pending: [.inFlight, .skipped],
-            .inFlight: [.done, .failed, .skipped, .pending],
-            .failed: [.inFlight, .skipped],
+            .pending: [.inFlight, .done, .failed, .skipped],
+            .inFlight: [.inFlight, .done, .failed, .skipped, .pending],
+            .failed: [.inFlight, .done, .failed, .skipped],
             .skipped: [.pending],
             .done: [.rolledBack],
             .rolledBack: [.pending],
@@ -120,6 +120,31 @@ import Testing
             createdAt: Date(timeIntervalSince1970: 1_714_557_600), updatedAt: Date(timeIntervalSince1970: 1_714_557_647),
             firstAttemptedAt: Date(timeIntervalSince1970: 1_714_557_610), lastAttemptedAt: Date(timeIntervalSince1970: 1_714_557_645),
             runID: 1))
+        try await store.close()
+    }
+
+    /// DESIGN.md §6–§7: reconciliation settles a step without sending (found done, or held by someone
+    /// else); a retry after a transient error is one more attempt.
+    @Test func reconciliationAndRetryMoves() async throws {
+        let directory = try TemporaryDirectory()
+        let store = try await Fixtures.openPlanned(directory.file("j.sqlite"), options: Fixtures.options())
+        try await store.markDone(step: "application:my-app:create", result: ["application_id": "my-app"])
+        try await store.markFailed(step: "device:my-app/dev-1:is", error: "device ID held by application other-app", correlationID: "c1")
+        try await store.markFailed(step: "device:my-app/dev-1:is", error: "still held by application other-app", correlationID: "c2")
+        #expect(try await store.markInFlight(step: "device:my-app/dev-1:js") == 1)
+        #expect(try await store.markInFlight(step: "device:my-app/dev-1:js") == 2)
+        #expect(try await store.markInFlight(step: "device:my-app/dev-1:js") == 3)
+
+        let done = try #require(try await store.step("application:my-app:create"))
+        #expect(done.state == .done)
+        #expect(done.attempts == 0)
+        #expect(done.result == ["application_id": "my-app"])
+        let failed = try #require(try await store.step("device:my-app/dev-1:is"))
+        #expect(failed.state == .failed)
+        #expect(failed.attempts == 0)
+        #expect(failed.lastError == "still held by application other-app")
+        #expect(failed.lastErrorCorrelationID == "c2")
+        #expect(try await store.step("device:my-app/dev-1:js")?.attempts == 3)
         try await store.close()
     }
 
