@@ -49,8 +49,15 @@ public enum StepComponent: String, Sendable, Hashable, CaseIterable, Comparable 
     case applicationServer = "as"
 
     /// Order of the multi-server device flow: IS, JS, NS, AS.
-    public static func < (lhs: StepComponent, rhs: StepComponent) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    public static func < (lhs: StepComponent, rhs: StepComponent) -> Bool { lhs.flowIndex < rhs.flowIndex }
+
+    private var flowIndex: Int {
+        switch self {
+        case .identityServer: return 0
+        case .joinServer: return 1
+        case .networkServer: return 2
+        case .applicationServer: return 3
+        }
     }
 }
 

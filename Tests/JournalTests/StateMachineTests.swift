@@ -22,6 +22,8 @@ import Testing
     @Test func storedSpellings() {
         #expect(StepState.allCases.map(\.rawValue) == ["pending", "in_flight", "done", "failed", "skipped", "rolled_back"])
         #expect(StepComponent.allCases.map(\.rawValue) == ["is", "js", "ns", "as"])
+        #expect([StepComponent.applicationServer, .identityServer, .networkServer, .joinServer].sorted()
+            == [.identityServer, .joinServer, .networkServer, .applicationServer])
     }
 
     /// Every state reachable in a journal, and every change out of it: allowed ones succeed and are
