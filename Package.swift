@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Plan", dependencies: ["Mapping", "V2Model", "V3Model"]),
         .target(
             name: "Journal",
-            dependencies: ["Plan", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "Executor",
