@@ -21,7 +21,9 @@ public struct AssignedID: Hashable, Sendable {
 /// becomes `-`; runs of dashes become one; edge dashes go; longer than 36 is cut; fewer than three
 /// letters or digits gets `-v2` (an ID with none becomes `id-v2`); a blocklisted ID gets `-v2`.
 /// Collisions: the v2 IDs are sorted, the first keeps its fixed ID, the next get `-2`, `-3`, … with the
-/// base cut so the whole stays ≤ 36. Explicit renames are reserved before anything else.
+/// base cut so the whole stays ≤ 36. Explicit renames are reserved before anything else, and a v2 ID
+/// that is already a valid v3 ID keeps it before any fixed ID may claim it (so `admin-v2` stays
+/// `admin-v2` and a blocklisted `admin` becomes `admin-v2-2`).
 public enum IDMapping {
     /// The suffix that makes a short or blocklisted ID valid.
     public static let suffix = "-v2"
@@ -110,8 +112,9 @@ public enum IDMapping {
     /// Assigns v3 IDs to a set of v2 IDs of one namespace (applications, gateways, or the devices of
     /// one application): explicit renames first, then fixed IDs, collisions resolved in sorted order.
     ///
-    /// The first holder (sorted by v2 ID) of every fixed ID keeps it; the others get the lowest
-    /// `-2`, `-3`, … that no rename, no first holder and no earlier loser uses, and is not blocklisted.
+    /// Unchanged IDs claim first, then fixed IDs in v2 ID order: the first claimant of every ID keeps
+    /// it; the others (in v2 ID order) get the lowest `-2`, `-3`, … that no rename, no claimant and no
+    /// earlier loser uses, and that is not blocklisted.
     public static func assign(_ v2IDs: [String], renames: [String: String] = [:]) -> [String: AssignedID] {
         let sorted = Array(Set(v2IDs)).sorted()
         var result: [String: AssignedID] = [:]
@@ -127,14 +130,18 @@ public enum IDMapping {
         fixed.reserveCapacity(sorted.count)
         var losers: [(String, AssignedID)] = []
         var claimed = Set<String>()
-        for v2ID in sorted where renames[v2ID] == nil {
-            let candidate = fixEntityID(v2ID)
-            if !taken.contains(candidate.id) && claimed.insert(candidate.id).inserted {
-                fixed.append((v2ID, candidate))
-            } else {
-                losers.append((v2ID, candidate))
+        let candidates = sorted.filter { renames[$0] == nil }.map { ($0, fixEntityID($0)) }
+        // IDs that need no fixing claim first, so a valid v3 ID never moves for a fixed one.
+        for pass in [false, true] {
+            for (v2ID, candidate) in candidates where candidate.changed == pass {
+                if !taken.contains(candidate.id) && claimed.insert(candidate.id).inserted {
+                    fixed.append((v2ID, candidate))
+                } else {
+                    losers.append((v2ID, candidate))
+                }
             }
         }
+        losers.sort { $0.0 < $1.0 }
         for (v2ID, candidate) in fixed {
             result[v2ID] = candidate
             taken.insert(candidate.id)

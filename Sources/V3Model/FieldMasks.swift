@@ -25,6 +25,11 @@ public struct V3FieldMaskError: Error, CustomStringConvertible, Sendable, Equata
     public let rpc: String
     public let forbiddenPaths: [String]
 
+    public init(rpc: String, forbiddenPaths: [String]) {
+        self.rpc = rpc
+        self.forbiddenPaths = forbiddenPaths
+    }
+
     public var description: String {
         "field mask for \(rpc) has path(s) the server forbids: \(forbiddenPaths.joined(separator: ", ")). This is a bug in ttn-migrate; please report it."
     }

@@ -3,7 +3,7 @@ import ReferenceData
 
 /// A v3 right (`api/ttn/lorawan/v3/rights.proto` enum `Right`), written in JSON by name.
 ///
-/// Only the 64 names of `v3-rights.json` exist (`right_invalid` excluded); `init?(rawValue:)` refuses
+/// Only the 63 rights of `v3-rights.json` exist (its 64 enum values minus `right_invalid`); `init?(rawValue:)` refuses
 /// any other text. Rights order by their place in the proto (`V3Rights.all`), the order v3 lists them.
 /// Reading also accepts a name without the `RIGHT_` prefix and the enum number (`reference/v3-api.md` §12).
 public struct V3Right: RawRepresentable, Codable, Hashable, Sendable, Comparable, CustomStringConvertible {
