@@ -115,12 +115,16 @@ public enum ApplicationMapping {
     /// Longest API key name (`reference/v3-api.md` §4).
     public static let maxAPIKeyNameLength = 50
 
-    /// `v2: <name> [<tag>]`, the v2 name cut (code points) so the whole fits 50 and the tag survives.
+    /// `v2: <name> [<tag>]`, the v2 name cut (code points, trailing spaces of a cut name dropped) so the
+    /// whole fits 50 and the tag survives.
     public static func apiKeyName(v2Name: String, runTag: String) -> (name: String, cut: Bool) {
         let prefix = "v2: "
         let suffix = " [\(runTag)]"
         let room = maxAPIKeyNameLength - prefix.unicodeScalars.count - suffix.unicodeScalars.count
-        let (name, cut) = TextMapping.prefix(v2Name, codePoints: max(room, 0))
+        var (name, cut) = TextMapping.prefix(v2Name, codePoints: max(room, 0))
+        if cut {
+            while let last = name.unicodeScalars.last, last.properties.isWhitespace { name.unicodeScalars.removeLast() }
+        }
         return (prefix + name + suffix, cut)
     }
 
