@@ -275,7 +275,7 @@ struct V3Engine: Sendable {
         for leaf in schema.nonZeroLeaves(message) where !exempt(leaf) {
             if let maskPaths, maskPaths.contains(where: { V3Engine.overlaps(leaf, $0) }) { continue }
             if maskPaths == nil, V3Engine.isCovered(leaf, by: allowed, schema: schema) { continue }
-            if V3Engine.isCovered(leaf, by: allowed, schema: schema) || ownable.contains(leaf) {
+            if ownable.contains(leaf) || isOwnable(leaf, under: allowed, rpc: rpc) {
                 unmasked.append(leaf)
             } else {
                 notOwned.append(leaf)
@@ -283,6 +283,24 @@ struct V3Engine: Sendable {
         }
         if !notOwned.isEmpty { throw V3Failure.forbiddenPaths(notOwned) }
         if let first = unmasked.first { throw V3Failure.nonZeroPath(first) }
+    }
+
+    /// Whether an allowed ancestor (or the path itself) lets the RPC set `leaf`: not when that ancestor's zero
+    /// rule (§2.3) says the leaf, or a path between them, must be zero (AppSKey under the NS's `session.keys`).
+    private func isOwnable(_ leaf: String, under allowed: Set<String>, rpc: String) -> Bool {
+        let zero = tables.zeroSubPaths[rpc] ?? [:]
+        var lineage: [String] = []
+        var candidate = Substring(leaf)
+        while true {
+            let path = String(candidate)
+            if allowed.contains(path) || allowed.contains(path + ".value") {
+                let mustBeZero = Set(zero[path] ?? [])
+                return !lineage.contains(where: mustBeZero.contains)
+            }
+            lineage.append(path)
+            guard let dot = candidate.lastIndex(of: ".") else { return false }
+            candidate = candidate[..<dot]
+        }
     }
 
     /// Whether `leaf` equals `path`, lies under it, or contains it.
