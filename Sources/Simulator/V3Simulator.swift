@@ -164,6 +164,15 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
 
     /// Synchronous `handle`, for callers outside an async context.
     public func respond(to request: SimRequest) -> SimResponse {
+        var response = answer(request)
+        // The limiter's state rides on every answer of a limited server, errors included (§10).
+        if let limit = request.rateLimit {
+            response.headers.merge(limit.headers) { _, new in new }
+        }
+        return response
+    }
+
+    private func answer(_ request: SimRequest) -> SimResponse {
         let correlationID = V3Token.correlationID()
         let prefix = "/api/v3"
         guard request.path == prefix || request.path.hasPrefix(prefix + "/") else {
@@ -209,8 +218,15 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
     }
 
     /// 429 with `pkg/ratelimit:rate_limit_exceeded` (reference/v3-api.md §10); the server adds the headers.
+    /// The `X-Rate-Limit-*` headers are set before the error is returned; `Reset` is given as the retry time
+    /// (the server passes no more than that).
     public func rateLimitedResponse(limitPerMinute: Int, retryAfterSeconds: Int) -> SimResponse {
-        V3Failure.rateLimitExceeded(rate: limitPerMinute, key: "grpc:method").response(correlationID: V3Token.correlationID())
+        var response = V3Failure.rateLimitExceeded(rate: limitPerMinute, key: "grpc:method").response(correlationID: V3Token.correlationID())
+        response.headers["X-Rate-Limit-Limit"] = String(limitPerMinute)
+        response.headers["X-Rate-Limit-Available"] = "0"
+        response.headers["X-Rate-Limit-Reset"] = String(retryAfterSeconds)
+        response.headers["X-Rate-Limit-Retry"] = String(retryAfterSeconds)
+        return response
     }
 }
 
