@@ -83,7 +83,7 @@ struct MigrationRunner {
             requestTimeout: settings.requestTimeout, caFile: configuration.target.caFile, insecure: configuration.target.insecure))
         let client = V3Client(http: http, endpoints: endpoints, apiKey: apiKey)
 
-        let check = try await TargetCheck.run(plan: plan, client: client)
+        let check = try await TargetCheck.run(plan: plan, client: client, retry: settings.retry)
         if !check.blockers.isEmpty {
             throw RunError.targetNotReady(check.blockers)
         }
