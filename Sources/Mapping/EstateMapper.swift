@@ -102,7 +102,7 @@ public enum EstateMapper {
             let entity = EntityRef(kind: .gateway, v2ID: v2.id, v3ID: id.id)
             if id.changed {
                 renames.append(IDRename(kind: .gateway, v2ID: v2.id, v3ID: id.id, reasons: id.reasons))
-                if let warning = IDMapping.warning(kind: .gateway, v2ID: v2.id, v3ID: id.id, assigned: id, renameHint: "rename: gateways") {
+                if let warning = IDMapping.warning(kind: .gateway, v2ID: v2.id, v3ID: id.id, assigned: id, renameSection: "gateways") {
                     warnings.append(warning)
                 }
             }
@@ -142,7 +142,7 @@ public enum EstateMapper {
         let entity = EntityRef(kind: .application, v2ID: v2.id, v3ID: id.id)
         if id.changed {
             renames.append(IDRename(kind: .application, v2ID: v2.id, v3ID: id.id, reasons: id.reasons))
-            if let warning = IDMapping.warning(kind: .application, v2ID: v2.id, v3ID: id.id, assigned: id, renameHint: "rename: applications") {
+            if let warning = IDMapping.warning(kind: .application, v2ID: v2.id, v3ID: id.id, assigned: id, renameSection: "applications") {
                 warnings.append(warning)
             }
         }
@@ -224,7 +224,7 @@ public enum EstateMapper {
             case .mapped(let mapped):
                 if id.changed {
                     renames.append(IDRename(kind: .device, v2ID: v2Path, v3ID: v3Path, reasons: id.reasons))
-                    if let warning = IDMapping.warning(kind: .device, v2ID: v2Path, v3ID: v3Path, assigned: id, renameHint: nil) {
+                    if let warning = IDMapping.warning(kind: .device, v2ID: v2Path, v3ID: v3Path, assigned: id, renameSection: nil) {
                         warnings.append(warning)
                     }
                 }

@@ -115,7 +115,7 @@ struct EstateMapperTests {
             IDRename(kind: .device, v2ID: "old_app/Dev_1", v3ID: "new-app/dev-1", reasons: [.invalidCharacters]),
         ])
         #expect(mapped.warnings.map(\.code) == [.idBlocklisted, .idInvalidFixed, .idInvalidFixed, .gatewayNoEUI])
-        #expect(mapped.warnings[0].message == "application \"admin\" becomes \"admin-v2\" in v3: its ID is reserved by The Things Stack. To choose the ID yourself, add `rename: applications: {admin: <new-id>}` to the configuration.")
+        #expect(mapped.warnings[0].message == "application \"admin\" becomes \"admin-v2\" in v3: its ID is reserved by The Things Stack. To choose the ID yourself, add `rename: {applications: {admin: <new-id>}}` to the configuration.")
     }
 
     @Test func gatewayEUIsFromIDsOrTheMapAndDuplicatesSkipped() throws {
