@@ -59,10 +59,13 @@ public enum EstateMapper {
 
         // Applications: selection, then IDs over the selected ones.
         var selected: [V2ApplicationRecord] = []
+        var seenApplications = Set<String>()
         for record in records {
             let application = record.application
             let entity = EntityRef(kind: .application, v2ID: application.id)
-            if !options.includeApplications.includes(application.id) {
+            if !seenApplications.insert(application.id).inserted {
+                duplicate(entity, warnings: &warnings, skipped: &skipped)
+            } else if !options.includeApplications.includes(application.id) {
                 skipped.append(SkippedEntity(entity, reason: "not selected by include.applications"))
             } else if application.isDeleted && !options.includeDeleted {
                 warnings.append(MappingWarning(
@@ -87,8 +90,11 @@ public enum EstateMapper {
 
         // Gateways.
         var selectedGateways: [V2Gateway] = []
+        var seenGateways = Set<String>()
         for gateway in v2Gateways {
-            if options.includeGateways.includes(gateway.id) {
+            if !seenGateways.insert(gateway.id).inserted {
+                duplicate(EntityRef(kind: .gateway, v2ID: gateway.id), warnings: &warnings, skipped: &skipped)
+            } else if options.includeGateways.includes(gateway.id) {
                 selectedGateways.append(gateway)
             } else {
                 skipped.append(SkippedEntity(EntityRef(kind: .gateway, v2ID: gateway.id), reason: "not selected by include.gateways"))
@@ -197,7 +203,16 @@ public enum EstateMapper {
         warnings: inout [MappingWarning], skipped: inout [SkippedEntity], renames: inout [IDRename]
     ) -> [MappedDevice] {
         guard !v2Devices.isEmpty else { return [] }
-        let sorted = v2Devices.sorted { $0.devId < $1.devId }
+        var seenDevices = Set<String>()
+        var sorted: [V2Device] = []
+        sorted.reserveCapacity(v2Devices.count)
+        for device in v2Devices.sorted(by: { $0.devId < $1.devId }) {
+            if seenDevices.insert(device.devId).inserted {
+                sorted.append(device)
+            } else {
+                duplicate(EntityRef(kind: .device, v2ID: "\(v2ApplicationID)/\(device.devId)"), warnings: &warnings, skipped: &skipped)
+            }
+        }
         guard let plan = options.deviceFrequencyPlansByApplication[v2ApplicationID] ?? options.deviceFrequencyPlan else {
             warnings.append(MappingWarning(
                 .deviceNoFrequencyPlan, EntityRef(kind: .application, v2ID: v2ApplicationID, v3ID: v3ApplicationID),
@@ -262,6 +277,14 @@ public enum EstateMapper {
             }
             applications[index].devices = kept
         }
+    }
+
+    /// A second entity with the same v2 ID in one snapshot (only a damaged or hand-edited file has one).
+    private static func duplicate(_ entity: EntityRef, warnings: inout [MappingWarning], skipped: inout [SkippedEntity]) {
+        warnings.append(MappingWarning(
+            .snapshotDuplicateID, entity,
+            "the snapshot lists \(entity.kind.rawValue) \"\(entity.v2ID)\" more than once; only the first is migrated. Take a new snapshot with `ttn-migrate snapshot`"))
+        skipped.append(SkippedEntity(entity, reason: "listed twice in the snapshot", warning: .snapshotDuplicateID))
     }
 
     /// Warnings for configuration entries naming v2 IDs the estate does not have.

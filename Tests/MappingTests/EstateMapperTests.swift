@@ -132,6 +132,22 @@ struct EstateMapperTests {
         #expect(mapped.skipped.map(\.entity.v2ID) == ["gw-kickstarter"])
     }
 
+    @Test func duplicateIDsInADamagedSnapshotAreSkipped() throws {
+        // Identical records, so the outcome does not depend on which of the two sorting keeps first.
+        let twice = record("twice", devices: [device("twice", "dev-x", devEUI: "0004A30B00000001"), device("twice", "dev-x", devEUI: "0004A30B00000001")])
+        let mapped = try EstateMapper.map(snapshot(
+            [twice, twice],
+            gateways: [V2Gateway(id: "eui-b827ebfffe000001"), V2Gateway(id: "eui-b827ebfffe000001")]), options: options())
+        #expect(mapped.applications.map(\.v3ID) == ["twice"])
+        #expect(mapped.applications[0].devices.map(\.identityServer.ids.devEUI) == [v3EUI("0004A30B00000001")])
+        #expect(mapped.gateways.count == 1)
+        #expect(mapped.skipped.map(\.entity) == [
+            EntityRef(kind: .application, v2ID: "twice"), EntityRef(kind: .device, v2ID: "twice/dev-x"),
+            EntityRef(kind: .gateway, v2ID: "eui-b827ebfffe000001"),
+        ])
+        #expect(mapped.warnings.filter { $0.code == .snapshotDuplicateID }.count == 3)
+    }
+
     @Test func invalidOptionsStopTheMapping() {
         #expect(throws: MappingOptionsError(problems: [.unknownFrequencyPlan(setting: "devices.frequency_plan", planID: "EU")])) {
             try EstateMapper.map(snapshot([]), options: options(deviceFrequencyPlan: "EU"))
