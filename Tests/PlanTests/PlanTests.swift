@@ -111,6 +111,20 @@ struct PlanTests {
         #expect(Set(object.keys) == ["format", "version", "owner", "summary", "renames", "warnings", "skipped", "steps"])
     }
 
+    @Test func largePlansRenderInChunksInOrder() throws {
+        // 1,200 devices: more than 2 × 2,048 steps, so three chunks go to the sink.
+        let plan = try Planner.plan(snapshot: SyntheticEstate.snapshot(applications: 5, gateways: 3, devices: 1_200), options: SyntheticEstate.options())
+        #expect(plan.steps.count > 2 * 2048)
+        var pieces: [Data] = []
+        try PlanRenderer.writeJSON(plan) { pieces.append($0) }
+        let whole = try PlanRenderer.json(plan)
+        #expect(pieces.reduce(Data(), +) == whole)
+        #expect(try PlanRenderer.json(plan) == whole)
+        let object = try #require(try JSONSerialization.jsonObject(with: whole) as? [String: Any])
+        let steps = try #require(object["steps"] as? [[String: Any]])
+        #expect(steps.compactMap { $0["id"] as? String } == plan.steps.map(\.id))
+    }
+
     @Test func stepsComeAfterWhatTheyDependOn() throws {
         let plan = try Planner.plan(
             snapshot: SyntheticEstate.snapshot(applications: 9, gateways: 6, devices: 90), options: SyntheticEstate.options())
