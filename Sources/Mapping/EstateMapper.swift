@@ -86,7 +86,7 @@ public enum EstateMapper {
                 warnings: &warnings, skipped: &skipped, renames: &renames, deviceRenames: &deviceRenames)
             applications.append(mapped)
         }
-        removeDuplicateEUIPairs(&applications, warnings: &warnings, skipped: &skipped)
+        removeDuplicateEUIPairs(&applications, warnings: &warnings, skipped: &skipped, renames: &deviceRenames)
 
         // Gateways.
         var selectedGateways: [V2Gateway] = []
@@ -106,12 +106,6 @@ public enum EstateMapper {
         for v2 in selectedGateways {
             let id = gatewayIDs[v2.id]!
             let entity = EntityRef(kind: .gateway, v2ID: v2.id, v3ID: id.id)
-            if id.changed {
-                renames.append(IDRename(kind: .gateway, v2ID: v2.id, v3ID: id.id, reasons: id.reasons))
-                if let warning = IDMapping.warning(kind: .gateway, v2ID: v2.id, v3ID: id.id, assigned: id, renameSection: "gateways") {
-                    warnings.append(warning)
-                }
-            }
             let eui = options.gatewayEUIs[v2.id].flatMap { try? V3EUI(hex: $0) } ?? GatewayMapping.euiFromID(v2.id)
             if let eui {
                 if let holder = gatewaysByEUI[eui] {
@@ -122,7 +116,14 @@ public enum EstateMapper {
                     continue
                 }
                 gatewaysByEUI[eui] = v2.id
-            } else {
+            }
+            if id.changed {
+                renames.append(IDRename(kind: .gateway, v2ID: v2.id, v3ID: id.id, reasons: id.reasons))
+                if let warning = IDMapping.warning(kind: .gateway, v2ID: v2.id, v3ID: id.id, assigned: id, renameSection: "gateways") {
+                    warnings.append(warning)
+                }
+            }
+            if eui == nil {
                 warnings.append(MappingWarning(
                     .gatewayNoEUI, entity,
                     "gateway \"\(v2.id)\" has no known EUI (its ID is not eui-<16 hex digits>); it is created without one, so only gRPC/MQTT connections can use it. Add `gateway_euis: {\(v2.id): <EUI>}` for a UDP or Basic Station gateway"))
@@ -254,9 +255,11 @@ public enum EstateMapper {
     /// v3 keeps a JoinEUI/DevEUI pair unique over the whole deployment: the first device (applications
     /// and devices sorted by v2 ID) keeps it, later ones are skipped. A missing JoinEUI counts as zero.
     private static func removeDuplicateEUIPairs(
-        _ applications: inout [MappedApplication], warnings: inout [MappingWarning], skipped: inout [SkippedEntity]
+        _ applications: inout [MappedApplication], warnings: inout [MappingWarning], skipped: inout [SkippedEntity],
+        renames: inout [IDRename]
     ) {
         var holders: [String: String] = [:]
+        var removed = Set<String>()
         for index in applications.indices {
             var kept: [MappedDevice] = []
             kept.reserveCapacity(applications[index].devices.count)
@@ -270,12 +273,19 @@ public enum EstateMapper {
                         .deviceEUIPairDuplicate, entity,
                         "device \"\(v2Path)\" has JoinEUI \((ids.joinEUI ?? .zero).hex) and DevEUI \(ids.devEUI?.hex ?? "") like device \"\(holder)\"; v3 allows one device per pair, so it is not migrated. Remove the duplicate in v2 or register it in v3 by hand"))
                     skipped.append(SkippedEntity(entity, reason: "EUI pair already used by device \"\(holder)\"", warning: .deviceEUIPairDuplicate))
+                    removed.insert(v2Path)
                 } else {
                     holders[pair] = v2Path
                     kept.append(device)
                 }
             }
             applications[index].devices = kept
+        }
+        if !removed.isEmpty {
+            // A skipped device is not renamed: drop its rename and the warning about it.
+            let idCodes: Set<WarningCode> = [.idInvalidFixed, .idTooShort, .idTooLong, .idBlocklisted, .idCollision]
+            renames.removeAll { removed.contains($0.v2ID) }
+            warnings.removeAll { $0.entity.kind == .device && idCodes.contains($0.code) && removed.contains($0.entity.v2ID) }
         }
     }
 

@@ -102,6 +102,21 @@ struct EstateMapperTests {
             warning: .deviceEUIPairDuplicate)])
     }
 
+    @Test func skippedEntitiesAreNotListedAsRenamed() throws {
+        var settings = options()
+        settings.gatewayEUIs = ["kick_starter": "B827EBFFFE000001"]
+        let mapped = try EstateMapper.map(snapshot(
+            [
+                record("north", devices: [device("north", "dev-a1", devEUI: "0004A30B00000001")]),
+                record("south", devices: [device("south", "Dev_B1", devEUI: "0004A30B00000001")]),
+            ],
+            gateways: [V2Gateway(id: "eui-b827ebfffe000001", frequencyPlan: "EU_863_870"), V2Gateway(id: "kick_starter", frequencyPlan: "EU_863_870")]),
+            options: settings)
+        #expect(mapped.renames == [])
+        #expect(mapped.warnings.map(\.code) == [.deviceEUIPairDuplicate, .gatewayEUIDuplicate])
+        #expect(mapped.skipped.map(\.entity.v2ID) == ["south/Dev_B1", "kick_starter"])
+    }
+
     @Test func renamesCoverApplicationsGatewaysAndDevices() throws {
         var settings = options()
         settings.applicationRenames = ["old_app": "new-app"]
