@@ -23,6 +23,8 @@ struct MigrationRunner {
         var requestTimeout: Duration = .seconds(30)
         var retry = RetryPolicy()
         var commandLine: [String] = []
+        /// Journal settings (tests inject write failures here).
+        var journalOptions = JournalOptions()
     }
 
     /// How a run ended.
@@ -61,7 +63,7 @@ struct MigrationRunner {
         let apiKey = V3APIKeySecret(try configuration.target.apiKey.resolve(what: "the v3 API key", environment: environment))
         let target = JournalTarget(
             identityServerURL: endpoints.identityServer, ownerKind: owner.kind == "user" ? .user : .organization, ownerID: owner.id)
-        let store = try JournalStore.open(at: settings.journalPath, target: target)
+        let store = try JournalStore.open(at: settings.journalPath, target: target, options: settings.journalOptions)
         do {
             return try await run(store: store, endpoints: endpoints, apiKey: apiKey, stop: stop, events: events, notes: notes, crashAfterSteps: crashAfterSteps)
         } catch {

@@ -1,6 +1,7 @@
 import Executor
 import Foundation
 import HTTP
+import Journal
 import Simulator
 import Testing
 @testable import TTNMigrateCLI
@@ -47,7 +48,8 @@ struct MigrationFixture {
     /// Runs the migration in-process. `crashAfterSteps` kills it (journal changes not committed are lost).
     func run(
         crashAfterSteps: Int? = nil, retry: RetryPolicy = RetryPolicy(maxAttempts: 8, baseDelay: .milliseconds(20), maxDelay: .milliseconds(200)),
-        requestTimeout: Duration = .seconds(5), concurrency: Int = 8, maxRate: Int? = nil, onDeviceFailure: DeviceFailurePolicy = .resume
+        requestTimeout: Duration = .seconds(5), concurrency: Int = 8, maxRate: Int? = nil, onDeviceFailure: DeviceFailurePolicy = .resume,
+        journalOptions: JournalOptions = JournalOptions()
     ) async throws -> MigrationRunner.Outcome {
         let configuration = try MigrationConfiguration.load(path: configPath)
         var settings = MigrationRunner.Settings(journalPath: journal)
@@ -56,6 +58,7 @@ struct MigrationFixture {
         settings.concurrency = concurrency
         settings.maxRatePerMinute = maxRate
         settings.onDeviceFailure = onDeviceFailure
+        settings.journalOptions = journalOptions
         let runner = MigrationRunner(configuration: configuration, settings: settings)
         return try await runner.run(stop: StopSignal(), events: { _ in }, notes: { _ in }, crashAfterSteps: crashAfterSteps)
     }
