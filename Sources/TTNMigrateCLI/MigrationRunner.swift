@@ -104,9 +104,10 @@ struct MigrationRunner {
 
         // Known-impossible steps are skipped with their reason; earlier skips that now look possible are retried.
         let skipIDs = Set(check.skips.map(\.stepID))
+        // Rolled-back devices are migrated again (the user chose rollback last time; this run completes them).
         for step in plan.steps {
             let state = await store.state(of: step.id)
-            if state == .skipped, !skipIDs.contains(step.id) { try await store.resetToPending(step: step.id) }
+            if state == .skipped && !skipIDs.contains(step.id) || state == .rolledBack { try await store.resetToPending(step: step.id) }
         }
         for skip in check.skips {
             let state = await store.state(of: skip.stepID)
