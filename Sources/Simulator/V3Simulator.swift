@@ -173,17 +173,16 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
     }
 
     private func answer(_ request: SimRequest) -> SimResponse {
-        let correlationID = V3Token.correlationID()
         let prefix = "/api/v3"
         guard request.path == prefix || request.path.hasPrefix(prefix + "/") else {
-            return V3Failure.notFound.response(correlationID: correlationID)
+            return V3Failure.notFound.response(correlationID: "")
         }
         let path = request.path.dropFirst(prefix.count)
         switch router.match(method: request.method.uppercased(), path: path) {
         case .notFound:
-            return V3Failure.notFound.response(correlationID: correlationID)
+            return V3Failure.notFound.response(correlationID: "")
         case .methodNotAllowed:
-            return V3Failure.methodNotAllowed.response(correlationID: correlationID)
+            return V3Failure.methodNotAllowed.response(correlationID: "")
         case .found(let route, let parameters):
             do throws(V3Failure) {
                 var body: [String: V3JSON] = [:]
@@ -207,7 +206,7 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
                 headers["Content-Type"] = "application/json"
                 return SimResponse(status: 200, headers: headers, body: reply.body.serialized())
             } catch {
-                return error.response(correlationID: correlationID)
+                return error.response(correlationID: V3Token.correlationID())
             }
         }
     }
@@ -292,7 +291,7 @@ enum V3Token {
     }
 
     static func isBase32(_ text: Substring) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { alphabet.contains($0) }
+        !text.isEmpty && text.utf8.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains($0) }
     }
 
     static func generate() -> (id: String, secret: String) {

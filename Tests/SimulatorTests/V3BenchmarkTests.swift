@@ -15,3 +15,11 @@ import Testing
         #expect(result.rulesCPUPerRequest < .milliseconds(5))
     }
 }
+
+extension V3BenchmarkTests {
+    @Test func rulesAloneCostPerRequest() throws {
+        let perRequest = try V3SimulatorBenchmark.rulesCPUPerRequest(devices: 400)
+        print("v3 rules alone: \(perRequest) CPU per request")
+        #expect(perRequest < .milliseconds(5))
+    }
+}
