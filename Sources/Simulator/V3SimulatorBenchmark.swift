@@ -24,11 +24,14 @@ public enum V3SimulatorBenchmark {
         public var inFlight: Int
         /// Devices each connection registers (five requests each).
         public var devicesPerConnection: Int
+        /// Keep the server's request log (as `simulate` does); off shows the log's share of the CPU.
+        public var recordsRequests: Bool
 
-        public init(latency: Duration = .milliseconds(20), inFlight: Int = 64, devicesPerConnection: Int = 10) {
+        public init(latency: Duration = .milliseconds(20), inFlight: Int = 64, devicesPerConnection: Int = 10, recordsRequests: Bool = true) {
             self.latency = latency
             self.inFlight = inFlight
             self.devicesPerConnection = devicesPerConnection
+            self.recordsRequests = recordsRequests
         }
     }
 
@@ -64,15 +67,26 @@ public enum V3SimulatorBenchmark {
 
     /// Runs one burst against a fresh simulator and server; both are stopped before it returns.
     public static func run(_ options: Options = Options()) async throws -> Result {
-        let simulator = try V3Simulator(config: V3SimulatorConfig(users: ["bench"]))
+        try await run(options, constantAnswer: false)
+    }
+
+    /// The same burst against a server whose API answers every request with a constant `{}` at once: what the
+    /// HTTP server layer (FlyingFox and `SimServer`) costs without any v3 rules, for comparison.
+    public static func serverBaseline(_ options: Options = Options()) async throws -> Result {
+        try await run(options, constantAnswer: true)
+    }
+
+    private static func run(_ options: Options, constantAnswer: Bool) async throws -> Result {
+        let simulator = try V3Simulator(config: V3SimulatorConfig(users: ["bench"]), tables: nil, measuringRulesCPU: true)
         let created = simulator.respond(to: SimRequest(method: "POST", path: "/api/v3/users/bench/applications",
                                                        headers: ["Authorization": "Bearer \(simulator.apiKey)"],
                                                        body: Data(#"{"application":{"ids":{"application_id":"bench-app"}}}"#.utf8)))
         guard created.status == 200 else {
             throw V3SimulatorConfigError(description: "v3 benchmark: the simulator refused the benchmark application (HTTP \(created.status))")
         }
-        let measured = V3MeasuredAPI(simulator: simulator)
-        let server = SimServer(api: measured, options: SimServerOptions(latency: options.latency))
+        let server = SimServer(api: V3BenchmarkAPI(simulator: simulator, constantAnswer: constantAnswer),
+                               options: SimServerOptions(latency: options.latency, recordsRequests: options.recordsRequests))
+        let rulesBefore = simulator.rulesCPUMeter?.total ?? .zero
         let port = try await server.start()
         let plans = (0..<options.inFlight).map { connection in
             V3BenchLoad.calls(connection: connection, devices: options.devicesPerConnection).map { $0.bytes(key: simulator.apiKey) }
@@ -108,7 +122,7 @@ public enum V3SimulatorBenchmark {
             requestsPerSecond: seconds > 0 ? Double(requests) / seconds : 0,
             idealRequestsPerSecond: latencySeconds > 0 ? Double(options.inFlight) / latencySeconds : 0,
             simulatorCPUPerRequest: max(.zero, cpuAfter - cpuBefore - clientCPU) / count,
-            rulesCPUPerRequest: measured.cpu / count,
+            rulesCPUPerRequest: ((simulator.rulesCPUMeter?.total ?? .zero) - rulesBefore) / count,
             clientCPUPerRequest: clientCPU / count
         )
     }
@@ -134,33 +148,16 @@ extension V3SimulatorBenchmark {
     }
 }
 
-/// The simulator with the CPU time of its `respond` summed (thread CPU clock around each call).
-private final class V3MeasuredAPI: SimulatedAPI, @unchecked Sendable {
+/// The simulator as the server sees it, or (baseline) an API answering `{}` at once.
+private struct V3BenchmarkAPI: SimulatedAPI {
     let simulator: V3Simulator
-    private let lock = NSLock()
-    private var total = Duration.zero
-
-    init(simulator: V3Simulator) {
-        self.simulator = simulator
-    }
-
-    var cpu: Duration {
-        lock.lock()
-        defer { lock.unlock() }
-        return total
-    }
+    let constantAnswer: Bool
 
     func handle(_ request: SimRequest) async -> SimResponse {
-        let before = V3CPU.thread()
-        let response = simulator.respond(to: request)
-        add(V3CPU.thread() - before)
-        return response
-    }
-
-    private func add(_ spent: Duration) {
-        lock.lock()
-        total += spent
-        lock.unlock()
+        if constantAnswer {
+            return SimResponse(status: 200, headers: ["Content-Type": "application/json"], body: Data("{}".utf8))
+        }
+        return await simulator.handle(request)
     }
 
     func unavailableResponse() -> SimResponse { simulator.unavailableResponse() }
