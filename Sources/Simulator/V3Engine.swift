@@ -358,7 +358,9 @@ struct V3Engine: Sendable {
         }
         var page = 1
         if let text = call.query["page"] {
-            guard let value = Int(text), value >= 0 else { throw V3Failure.malformedBody("invalid value for query parameter `page`: \(text)") }
+            guard let value = Int(text), value >= 0, value <= 1_000_000_000 else {
+                throw V3Failure.malformedBody("invalid value for query parameter `page`: \(text)")
+            }
             page = max(value, 1)
         }
         let start = min((page - 1) * limit, items.count)

@@ -30,8 +30,9 @@ public struct V3SimulatorConfig: Sendable {
 }
 
 /// A configuration the simulator cannot start with; says which value is wrong and how to fix it.
-public struct V3SimulatorConfigError: Error, Sendable, CustomStringConvertible {
+public struct V3SimulatorConfigError: Error, Sendable, CustomStringConvertible, LocalizedError {
     public let description: String
+    public var errorDescription: String? { description }
 }
 
 /// The simulated The Things Stack v3 API (Identity, Join, Network and Application Servers) over in-memory state.
