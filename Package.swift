@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Plan", dependencies: ["Mapping", "V2Model", "V3Model"]),
         .target(
             name: "Journal",
-            dependencies: ["Plan", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "Executor",
@@ -44,7 +44,10 @@ let package = Package(
         .target(name: "Report", dependencies: ["Plan", "Mapping", "V3Model", "V3Client"]),
         .target(
             name: "Simulator",
-            dependencies: ["ReferenceData", .product(name: "FlyingFox", package: "FlyingFox")]
+            dependencies: [
+                "ReferenceData", .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+            ]
         ),
         // The commands as a library, so tests run them without a process (SwiftPM's style).
         .target(

@@ -10,12 +10,32 @@ public struct ExecutionStep: Sendable {
     public var operation: V3Operation
     /// Steps of one device share a group (rollback and status work per device).
     public var group: String?
+    /// For API key steps: what the journal stores beside the secret.
+    public var apiKey: APIKeyInfo?
 
-    public init(id: String, dependsOn: [String], operation: V3Operation, group: String? = nil) {
+    public init(id: String, dependsOn: [String], operation: V3Operation, group: String? = nil, apiKey: APIKeyInfo? = nil) {
         self.id = id
         self.dependsOn = dependsOn
         self.operation = operation
         self.group = group
+        self.apiKey = apiKey
+    }
+}
+
+/// What an API key step creates, stored with its secret so `keys` can say what each key replaces.
+public struct APIKeyInfo: Sendable, Hashable {
+    public var entityType: String
+    public var entityID: String
+    public var name: String
+    public var rights: [String]
+    public var replacesV2KeyName: String
+
+    public init(entityType: String, entityID: String, name: String, rights: [String], replacesV2KeyName: String) {
+        self.entityType = entityType
+        self.entityID = entityID
+        self.name = name
+        self.rights = rights
+        self.replacesV2KeyName = replacesV2KeyName
     }
 }
 

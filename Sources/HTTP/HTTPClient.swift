@@ -7,7 +7,8 @@ import Logging
 ///
 /// Easy handles are pooled and reused, so connections stay alive between requests
 /// (`reference/swift-notes.md`: a new handle per request costs twice the CPU). `curl_easy_perform`
-/// blocks, so it runs on Dispatch threads, never on Swift's cooperative pool. Proxies come from the
+/// blocks, so it runs on dedicated worker threads (one per request in flight, each owning its handle),
+/// never on Swift's cooperative pool nor on Dispatch, whose Linux pool grows too slowly for blocking work. Proxies come from the
 /// environment as libcurl reads them (`http_proxy`, `https_proxy`, `no_proxy`); loopback is never proxied.
 /// Header values (and so `Authorization`) are never logged.
 public final class HTTPClient: Sendable {
@@ -15,9 +16,8 @@ public final class HTTPClient: Sendable {
     public static let toolVersion = "0.1.0"
 
     public let configuration: HTTPClientConfiguration
-    private let pool = HandlePool()
+    private let workers = CurlWorkers()
     private let logger: Logger
-    private let queue = DispatchQueue(label: "ttn-migrate.http", attributes: .concurrent)
 
     private static let globalInit: Void = {
         curl_global_init(Int(CURL_GLOBAL_ALL))
@@ -80,12 +80,10 @@ public final class HTTPClient: Sendable {
             throw HTTPError.invalidURL(Self.displayURL(request.url))
         }
         let started = ContinuousClock.now
+        let configuration = self.configuration
         let result: Result<HTTPResponse, HTTPError> = await withCheckedContinuation { continuation in
-            queue.async { [pool, configuration] in
-                let handle = pool.take()
-                let outcome = handle.perform(request, configuration: configuration)
-                pool.put(handle)
-                continuation.resume(returning: outcome)
+            workers.submit { handle in
+                continuation.resume(returning: handle.perform(request, configuration: configuration))
             }
         }
         let elapsed = ContinuousClock.now - started
@@ -100,21 +98,44 @@ public final class HTTPClient: Sendable {
     }
 }
 
-/// Idle easy handles kept for reuse; each keeps its connections alive.
-private final class HandlePool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var idle: [EasyHandle] = []
+/// Worker threads, each owning one easy handle (and so its kept-alive connections).
+///
+/// A job goes to an idle worker; when none is idle a new thread starts, so every request in flight
+/// has its own thread. Idle workers wait on a condition and are reused.
+private final class CurlWorkers: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [(EasyHandle) -> Void] = []
+    private var idle = 0
+    private var threads = 0
 
-    func take() -> EasyHandle {
-        lock.lock()
-        defer { lock.unlock() }
-        return idle.popLast() ?? EasyHandle()
+    func submit(_ job: @escaping (EasyHandle) -> Void) {
+        condition.lock()
+        jobs.append(job)
+        if idle > 0 {
+            condition.signal()
+        } else {
+            threads += 1
+            let thread = Thread { [unowned self] in self.work() }
+            thread.stackSize = 512 * 1024
+            thread.name = "ttn-migrate-http-\(threads)"
+            thread.start()
+        }
+        condition.unlock()
     }
 
-    func put(_ handle: EasyHandle) {
-        lock.lock()
-        idle.append(handle)
-        lock.unlock()
+    private func work() {
+        let handle = EasyHandle()
+        while true {
+            condition.lock()
+            while jobs.isEmpty {
+                idle += 1
+                condition.wait()
+                idle -= 1
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job(handle)
+        }
     }
 }
 

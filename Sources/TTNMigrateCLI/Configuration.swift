@@ -49,7 +49,7 @@ public struct MigrationConfiguration: Sendable, Equatable {
     public struct Devices: Sendable, Equatable {
         public var frequencyPlan: String?
         public var applications: [String: String] = [:]
-        public var withSession: Bool = true
+        public var withSession: Bool = false
     }
 
     /// A selection of IDs: all, or a list.

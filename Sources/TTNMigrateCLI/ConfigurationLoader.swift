@@ -68,7 +68,7 @@ extension MigrationConfiguration {
             let fields = try reader.mapping(devices.value, section: "devices", known: ["frequency_plan", "applications", "with_session"])
             config.devices.frequencyPlan = try fields["frequency_plan"].map(reader.string)
             config.devices.applications = try fields["applications"].map { try reader.stringMap($0, section: "devices.applications") } ?? [:]
-            config.devices.withSession = try fields["with_session"].map(reader.bool) ?? true
+            config.devices.withSession = try fields["with_session"].map(reader.bool) ?? false
         }
         if let euis = top["gateway_euis"] { config.gatewayEUIs = try reader.stringMap(euis, section: "gateway_euis") }
         if let include = top["include"] {

@@ -11,7 +11,7 @@ public struct TTNMigrate: AsyncParsableCommand {
             Secrets (v2 token, v3 API key) are read from the environment or files named in the configuration.
             """,
         version: "ttn-migrate \(ToolInfo.version)",
-        subcommands: [Snapshot.self]
+        subcommands: [Snapshot.self, Plan.self, Run.self, Simulate.self]
     )
 
     public init() {}
@@ -67,10 +67,13 @@ public enum CommandLineRunner {
 public struct Console: Sendable {
     public let out: @Sendable (String) -> Void
     public let err: @Sendable (String) -> Void
+    /// Whether `out` is a terminal (a live progress bar is drawn only there).
+    public let isTerminal: Bool
 
-    public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void) {
+    public init(out: @escaping @Sendable (String) -> Void, err: @escaping @Sendable (String) -> Void, isTerminal: Bool = false) {
         self.out = out
         self.err = err
+        self.isTerminal = isTerminal
     }
 
     /// Standard output and standard error, flushed per line.
@@ -80,7 +83,8 @@ public struct Console: Sendable {
         },
         err: { line in
             FileHandle.standardError.write(Data((line + "\n").utf8))
-        })
+        },
+        isTerminal: isatty(STDOUT_FILENO) == 1)
 
     @TaskLocal public static var current: Console = .standard
 }

@@ -167,11 +167,13 @@ public struct V2Reader: Sendable {
     private func readDevices(
         application: String, appURL: String, credential: V2Credential, pacer: RequestPacer, paceKeys: [String]
     ) async throws -> [V2Device] {
-        var listed: [V2Device] = []
+        // The list serves only to enumerate IDs; each device is then read and validated on its own, so
+        // an error names the device.
+        var listed: [ListedDevice] = []
         var offset = 0
         while true {
             let (page, headers) = try await transport.get(
-                V2DeviceList.self, url: appURL + "/devices?limit=\(options.devicePageSize)&offset=\(offset)", credential: credential,
+                ListedDevices.self, url: appURL + "/devices?limit=\(options.devicePageSize)&offset=\(offset)", credential: credential,
                 entity: "devices of application \(application)", pacer: pacer, paceKeys: paceKeys)
             listed += page.devices
             offset += page.devices.count
@@ -186,6 +188,20 @@ public struct V2Reader: Sendable {
             devices.append(full)
         }
         return devices
+    }
+
+    private struct ListedDevice: Decodable {
+        var devId: String
+        enum CodingKeys: String, CodingKey { case devId = "dev_id" }
+    }
+
+    private struct ListedDevices: Decodable {
+        var devices: [ListedDevice]
+        enum CodingKeys: String, CodingKey { case devices }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            devices = try c.decodeIfPresent([ListedDevice].self, forKey: .devices) ?? []
+        }
     }
 
     private static func clientKey(_ credential: V2Credential, application: String) -> String {
