@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Plan", dependencies: ["Mapping", "V2Model", "V3Model"]),
         .target(
             name: "Journal",
-            dependencies: ["Plan", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "Executor",
@@ -44,7 +44,10 @@ let package = Package(
         .target(name: "Report", dependencies: ["Plan", "Mapping", "V3Model", "V3Client"]),
         .target(
             name: "Simulator",
-            dependencies: ["ReferenceData", .product(name: "FlyingFox", package: "FlyingFox")]
+            dependencies: [
+                "ReferenceData", .product(name: "FlyingFox", package: "FlyingFox"),
+                .product(name: "FlyingSocks", package: "FlyingFox"),
+            ]
         ),
         // The commands as a library, so tests run them without a process (SwiftPM's style).
         .target(
@@ -59,12 +62,14 @@ let package = Package(
         ),
         .executableTarget(name: "ttn-migrate", dependencies: ["TTNMigrateCLI"]),
 
-        .testTarget(name: "HTTPTests", dependencies: ["HTTP", "Simulator"]),
+        .testTarget(
+            name: "HTTPTests", dependencies: ["HTTP", .product(name: "FlyingFox", package: "FlyingFox")]),
         .testTarget(name: "V2Tests", dependencies: ["V2Model", "V2Client", "HTTP", "Simulator"]),
         .testTarget(name: "V3ModelTests", dependencies: ["V3Model", "ReferenceData"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "V2Model", "V3Model"]),
         .testTarget(name: "PlanTests", dependencies: ["Plan", "Mapping", "V2Model", "V3Model"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "Plan"]),
+        .testTarget(name: "ExecutorTests", dependencies: ["Executor", "V3Client", "HTTP", "Simulator"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "HTTP", "ReferenceData"]),
         .testTarget(
             name: "EndToEndTests",

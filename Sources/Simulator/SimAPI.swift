@@ -9,13 +9,21 @@ public struct SimRequest: Sendable {
     /// Header names lower-cased.
     public var headers: [String: String]
     public var body: Data
+    /// The server-wide rate limiter's state after admitting this request, when
+    /// `SimServerOptions.rateLimitPerMinute` is set; an API that reports limits (v3) turns it into
+    /// `X-Rate-Limit-*` headers with `SimRateLimitState.headers`.
+    public var rateLimit: SimRateLimitState?
 
-    public init(method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:], body: Data = Data()) {
+    public init(
+        method: String, path: String, query: [String: String] = [:], headers: [String: String] = [:],
+        body: Data = Data(), rateLimit: SimRateLimitState? = nil
+    ) {
         self.method = method
         self.path = path
         self.query = query
         self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
         self.body = body
+        self.rateLimit = rateLimit
     }
 }
 

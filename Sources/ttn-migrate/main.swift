@@ -1,1 +1,4 @@
-print("ttn-migrate: under construction")
+import Foundation
+import TTNMigrateCLI
+
+exit(await CommandLineRunner.run(Array(CommandLine.arguments.dropFirst())))

@@ -1,0 +1,404 @@
+import Foundation
+import HTTP
+import Logging
+import V3Client
+
+/// One step ready to execute: a v3 operation and the steps it waits for.
+public struct ExecutionStep: Sendable {
+    public var id: String
+    public var dependsOn: [String]
+    public var operation: V3Operation
+    /// Steps of one device share a group (rollback and status work per device).
+    public var group: String?
+    /// For API key steps: what the journal stores beside the secret.
+    public var apiKey: APIKeyInfo?
+
+    public init(id: String, dependsOn: [String], operation: V3Operation, group: String? = nil, apiKey: APIKeyInfo? = nil) {
+        self.id = id
+        self.dependsOn = dependsOn
+        self.operation = operation
+        self.group = group
+        self.apiKey = apiKey
+    }
+}
+
+/// What an API key step creates, stored with its secret so `keys` can say what each key replaces.
+public struct APIKeyInfo: Sendable, Hashable {
+    public var entityType: String
+    public var entityID: String
+    public var name: String
+    public var rights: [String]
+    public var replacesV2KeyName: String
+
+    public init(entityType: String, entityID: String, name: String, rights: [String], replacesV2KeyName: String) {
+        self.entityType = entityType
+        self.entityID = entityID
+        self.name = name
+        self.rights = rights
+        self.replacesV2KeyName = replacesV2KeyName
+    }
+}
+
+/// What the journal knows of a step when a run starts.
+public struct LedgerEntry: Sendable, Equatable {
+    public enum State: Sendable, Equatable {
+        case pending, inFlight, done, failed, skipped, rolledBack
+    }
+    public var state: State
+    public var attempts: Int
+    /// For API key steps: whether the secret is stored.
+    public var hasSecret: Bool
+
+    public init(state: State, attempts: Int = 0, hasSecret: Bool = false) {
+        self.state = state
+        self.attempts = attempts
+        self.hasSecret = hasSecret
+    }
+}
+
+/// The executor's view of the journal (DESIGN.md §6). State changes may be group-committed; a done
+/// mark carrying an API key secret must be durable before the call returns.
+public protocol StepLedger: Sendable {
+    func entries() async throws -> [String: LedgerEntry]
+    func markInFlight(_ stepID: String) async throws
+    func markDone(_ stepID: String, result: OperationResult) async throws
+    func markFailed(_ stepID: String, error: String, correlationID: String?) async throws
+    func markRolledBack(_ stepID: String) async throws
+    /// Makes every recorded change durable.
+    func flush() async throws
+}
+
+/// What to do with a device some of whose steps failed (issue: devices, `--on-device-failure`).
+public enum DeviceFailurePolicy: String, Sendable, CaseIterable {
+    /// Leave the done steps; the next run completes the device.
+    case resume
+    /// Delete what was created, in reverse order (AS, NS, JS, IS).
+    case rollback
+}
+
+/// How the executor runs.
+public struct ExecutorOptions: Sendable {
+    /// Requests in flight at most.
+    public var concurrency: Int
+    /// Requests per minute per component at most (`--max-rate`); nil: only the server's limits.
+    public var maxRatePerMinute: Int?
+    public var retry: RetryPolicy
+    /// Per-request timeout.
+    public var requestTimeout: Duration
+    /// Read v3 before sending any step that is not done (a resumed run: DESIGN.md §6).
+    public var reconcileBeforeSending: Bool
+    public var onDeviceFailure: DeviceFailurePolicy
+
+    public init(
+        concurrency: Int = 16, maxRatePerMinute: Int? = nil, retry: RetryPolicy = RetryPolicy(), requestTimeout: Duration = .seconds(30),
+        reconcileBeforeSending: Bool = false, onDeviceFailure: DeviceFailurePolicy = .resume
+    ) {
+        self.concurrency = max(1, concurrency)
+        self.maxRatePerMinute = maxRatePerMinute
+        self.retry = retry
+        self.requestTimeout = requestTimeout
+        self.reconcileBeforeSending = reconcileBeforeSending
+        self.onDeviceFailure = onDeviceFailure
+    }
+}
+
+/// Something that happened during a run, for progress displays.
+public struct ExecutionEvent: Sendable {
+    public enum Kind: String, Sendable {
+        case done, alreadyDone = "already_done", failed, retrying, rolledBack = "rolled_back"
+    }
+    public var kind: Kind
+    public var stepID: String
+    public var message: String
+    public var progress: ExecutionProgress
+}
+
+/// Counts while running.
+public struct ExecutionProgress: Sendable, Equatable {
+    public var total = 0
+    public var done = 0
+    public var failed = 0
+    public var requests = 0
+}
+
+/// A step that did not finish.
+public struct StepFailure: Sendable, Equatable {
+    public var stepID: String
+    public var message: String
+    public var correlationID: String?
+}
+
+/// How a run ended.
+public struct ExecutionSummary: Sendable {
+    public var done: Int
+    public var alreadyDone: Int
+    public var failed: [StepFailure]
+    /// Steps not run because a step they need failed or was skipped.
+    public var blocked: [String]
+    public var rolledBack: [String]
+    public var interrupted: Bool
+    public var requests: Int
+    public var elapsed: Duration
+}
+
+/// Set by Ctrl-C (or a test): stop scheduling, let in-flight steps finish.
+public final class StopSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stopped = false
+    public init() {}
+    public func stop() {
+        lock.lock()
+        stopped = true
+        lock.unlock()
+    }
+    public var isStopped: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return stopped
+    }
+}
+
+/// Runs steps as a DAG with bounded concurrency, pacing, retries and reconciliation (DESIGN.md §6–§7).
+public struct MigrationExecutor: Sendable {
+    let client: V3Client
+    let ledger: any StepLedger
+    let options: ExecutorOptions
+    let logger: Logger
+
+    public init(client: V3Client, ledger: any StepLedger, options: ExecutorOptions, logger: Logger = Logger(label: "ttn-migrate.executor")) {
+        self.client = client
+        self.ledger = ledger
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Runs every step not yet done. `stop` ends scheduling early (in-flight steps finish and are recorded).
+    public func run(
+        _ steps: [ExecutionStep], stop: StopSignal = StopSignal(), events: @escaping @Sendable (ExecutionEvent) -> Void = { _ in }
+    ) async throws -> ExecutionSummary {
+        let started = ContinuousClock.now
+        let known = try await ledger.entries()
+        let state = RunState(steps: steps, known: known)
+        let pacers = Dictionary(uniqueKeysWithValues: V3Server.allCases.map { ($0, ComponentPacer(maxPerMinute: options.maxRatePerMinute)) })
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var running = 0
+            while true {
+                var launched = false
+                while running < options.concurrency, !stop.isStopped, let step = await state.nextReady() {
+                    running += 1
+                    launched = true
+                    let entry = known[step.id]
+                    group.addTask {
+                        try await self.execute(step, entry: entry, state: state, pacer: pacers[step.operation.server]!, events: events)
+                    }
+                }
+                if running == 0 {
+                    if launched { continue }
+                    break
+                }
+                try await group.next()
+                running -= 1
+            }
+        }
+        try await ledger.flush()
+
+        var rolledBack: [String] = []
+        if options.onDeviceFailure == .rollback, !stop.isStopped {
+            rolledBack = try await rollBackFailedGroups(steps: steps, state: state, events: events)
+            try await ledger.flush()
+        }
+        let snapshot = await state.summary()
+        return ExecutionSummary(
+            done: snapshot.done, alreadyDone: snapshot.alreadyDone, failed: snapshot.failures, blocked: snapshot.blocked,
+            rolledBack: rolledBack, interrupted: stop.isStopped && snapshot.unfinished > 0, requests: snapshot.requests,
+            elapsed: ContinuousClock.now - started)
+    }
+
+    /// One step: reconcile if needed, send, retry transient failures, record the outcome.
+    private func execute(
+        _ step: ExecutionStep, entry: LedgerEntry?, state: RunState, pacer: ComponentPacer,
+        events: @escaping @Sendable (ExecutionEvent) -> Void
+    ) async throws {
+        let operation = step.operation
+        let mayRepeat = operation.kind != .upsert
+        var mustReconcile = options.reconcileBeforeSending || (entry.map { $0.state != .pending || $0.attempts > 0 } ?? false)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                if mustReconcile || !mayRepeat && attempt > 1 {
+                    try await pacer.waitTurn()
+                    await state.countRequest()
+                    switch try await operation.reconcile(with: client, hasStoredSecret: entry?.hasSecret ?? false) {
+                    case .done:
+                        try await ledger.markDone(step.id, result: OperationResult())
+                        events(await state.finish(step.id, outcome: .alreadyDone))
+                        return
+                    case .conflict(let reason):
+                        throw ConflictError(summary: operation.summary, reason: reason)
+                    case .absent:
+                        break
+                    }
+                }
+                try await pacer.waitTurn()
+                try await ledger.markInFlight(step.id)
+                await state.countRequest()
+                let result = try await operation.apply(with: client, timeout: options.requestTimeout)
+                try await ledger.markDone(step.id, result: result)
+                events(await state.finish(step.id, outcome: .done))
+                return
+            } catch let error as V3APIError {
+                await pacer.observe(error.rateLimit, limited: error.status == 429)
+                if error.isTransient, attempt < options.retry.maxAttempts {
+                    // A 5xx may come after the server applied a create: read before sending again.
+                    mustReconcile = mustReconcile || (mayRepeat && error.status != 429)
+                    events(await state.event(.retrying, step.id, "\(operation.summary): \(error.status), retrying"))
+                    try await Task.sleep(for: options.retry.delay(beforeRetry: attempt))
+                    continue
+                }
+                try await fail(step, message: error.description, correlationID: error.correlationID, state: state, events: events)
+                return
+            } catch let error as HTTPError {
+                if error.isTransient, attempt < options.retry.maxAttempts {
+                    mustReconcile = mustReconcile || error.mayHaveReachedServer
+                    events(await state.event(.retrying, step.id, "\(operation.summary): \(error), retrying"))
+                    try await Task.sleep(for: options.retry.delay(beforeRetry: attempt))
+                    continue
+                }
+                try await fail(step, message: "\(operation.summary): \(error)", correlationID: nil, state: state, events: events)
+                return
+            } catch let error as ConflictError {
+                try await fail(step, message: error.description, correlationID: error.correlationID, state: state, events: events)
+                return
+            } catch let error as V3ClientError {
+                try await fail(step, message: error.description, correlationID: nil, state: state, events: events)
+                return
+            }
+        }
+    }
+
+    private func fail(
+        _ step: ExecutionStep, message: String, correlationID: String?, state: RunState, events: @escaping @Sendable (ExecutionEvent) -> Void
+    ) async throws {
+        try await ledger.markFailed(step.id, error: message, correlationID: correlationID)
+        events(await state.finish(step.id, outcome: .failed(StepFailure(stepID: step.id, message: message, correlationID: correlationID))))
+    }
+
+    /// Deletes, in reverse order AS, NS, JS, IS, the done steps of every group with a failed step.
+    private func rollBackFailedGroups(
+        steps: [ExecutionStep], state: RunState, events: @escaping @Sendable (ExecutionEvent) -> Void
+    ) async throws -> [String] {
+        let failedGroups = Set(await state.failedStepIDs().compactMap { id in steps.first { $0.id == id }?.group })
+        let order: [V3Server] = [.applicationServer, .networkServer, .joinServer, .identityServer]
+        var rolledBack: [String] = []
+        for group in failedGroups.sorted() {
+            let members = steps.filter { $0.group == group }
+            let done = await state.doneStepIDs(Set(members.map(\.id)))
+            for server in order {
+                for step in members where step.operation.server == server && done.contains(step.id) {
+                    guard let deletePath = step.operation.deletePath else { continue }
+                    do {
+                        _ = try await client.client(for: server).send("DELETE", deletePath, operation: "roll back \(step.operation.summary)")
+                    } catch let error as V3APIError where error.isAbsentOrNotOurs {
+                        // Already gone.
+                    }
+                    try await ledger.markRolledBack(step.id)
+                    rolledBack.append(step.id)
+                    events(ExecutionEvent(kind: .rolledBack, stepID: step.id, message: "rolled back \(step.operation.summary)", progress: await state.progress))
+                }
+            }
+        }
+        return rolledBack
+    }
+}
+
+/// Scheduling state shared by the running steps.
+actor RunState {
+    enum Outcome {
+        case done, alreadyDone
+        case failed(StepFailure)
+    }
+
+    private let steps: [String: ExecutionStep]
+    private var order: [String]
+    private var dependents: [String: [String]] = [:]
+    private var waitingOn: [String: Int] = [:]
+    private var ready: [String] = []
+    private var finished: [String: Bool] = [:]  // id → succeeded
+    private var failures: [StepFailure] = []
+    private var doneCount = 0
+    private var alreadyDoneCount = 0
+    private(set) var progress = ExecutionProgress()
+
+    init(steps: [ExecutionStep], known: [String: LedgerEntry]) {
+        self.steps = Dictionary(steps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        order = steps.map(\.id)
+        var finished: [String: Bool] = [:]
+        var waitingOn: [String: Int] = [:]
+        var dependents: [String: [String]] = [:]
+        var progress = ExecutionProgress()
+        progress.total = steps.count
+        for step in steps where known[step.id]?.state == .done {
+            finished[step.id] = true
+            progress.done += 1
+        }
+        for step in steps where finished[step.id] == nil {
+            let open = step.dependsOn.filter { finished[$0] != true }
+            waitingOn[step.id] = open.count
+            for dependency in open { dependents[dependency, default: []].append(step.id) }
+        }
+        self.finished = finished
+        self.waitingOn = waitingOn
+        self.dependents = dependents
+        self.progress = progress
+        // Plan order among ready steps: stable and predictable (popLast takes the first).
+        ready = steps.map(\.id).filter { waitingOn[$0] == 0 }.reversed()
+    }
+
+    func nextReady() -> ExecutionStep? {
+        guard let id = ready.popLast() else { return nil }
+        return steps[id]
+    }
+
+    func countRequest() { progress.requests += 1 }
+
+    func event(_ kind: ExecutionEvent.Kind, _ stepID: String, _ message: String) -> ExecutionEvent {
+        ExecutionEvent(kind: kind, stepID: stepID, message: message, progress: progress)
+    }
+
+    func finish(_ id: String, outcome: Outcome) -> ExecutionEvent {
+        let kind: ExecutionEvent.Kind
+        var message = steps[id]?.operation.summary ?? id
+        switch outcome {
+        case .done, .alreadyDone:
+            finished[id] = true
+            progress.done += 1
+            if case .done = outcome { doneCount += 1; kind = .done } else { alreadyDoneCount += 1; kind = .alreadyDone }
+            var unlocked: [String] = []
+            for dependent in dependents[id] ?? [] {
+                waitingOn[dependent, default: 1] -= 1
+                if waitingOn[dependent] == 0 { unlocked.append(dependent) }
+            }
+            // Depth first: what a finished step unlocks runs next, so devices complete rather than pile up half-done.
+            ready.append(contentsOf: unlocked.reversed())
+        case .failed(let failure):
+            finished[id] = false
+            progress.failed += 1
+            failures.append(failure)
+            kind = .failed
+            message = failure.message
+        }
+        return ExecutionEvent(kind: kind, stepID: id, message: message, progress: progress)
+    }
+
+    func failedStepIDs() -> [String] { failures.map(\.stepID) }
+
+    func doneStepIDs(_ ids: Set<String>) -> Set<String> { Set(ids.filter { finished[$0] == true }) }
+
+    func summary() -> (done: Int, alreadyDone: Int, failures: [StepFailure], blocked: [String], unfinished: Int, requests: Int) {
+        let unfinished = order.filter { finished[$0] == nil }
+        let blocked = unfinished.filter { id in (waitingOn[id] ?? 0) > 0 }
+        return (doneCount, alreadyDoneCount, failures.sorted { $0.stepID < $1.stepID }, blocked, unfinished.count, progress.requests)
+    }
+}

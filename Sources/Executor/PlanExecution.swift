@@ -1,0 +1,151 @@
+import Foundation
+import Mapping
+import Plan
+import V3Client
+import V3Model
+
+/// Turns plan steps into v3 operations: method, path, body, how to read back and how to undo
+/// (paths: `reference/v3-api.md` §3–§6, §16).
+public enum PlanExecution {
+    /// The executable steps of a plan, in plan order.
+    public static func steps(for plan: MigrationPlan) throws -> [ExecutionStep] {
+        try plan.steps.map { try step(for: $0, owner: plan.owner) }
+    }
+
+    static func step(for step: PlanStep, owner: V3AccountIdentifiers) throws -> ExecutionStep {
+        let ownerPath = owner.kindName == "user" ? "/users/\(escape(owner.id))" : "/organizations/\(escape(owner.id))"
+        let summary = describe(step)
+        switch step.payload {
+        case .application(let application):
+            let id = escape(application.ids.applicationID)
+            return ExecutionStep(id: step.id, dependsOn: step.dependsOn, operation: V3Operation(
+                kind: .create, server: .identityServer, method: "POST", path: ownerPath + "/applications",
+                body: try body(["application": AnyEncodable(application), "collaborator": AnyEncodable(owner)]),
+                readPath: "/applications/\(id)", readFieldMask: application.fieldMask, expected: try json(application),
+                deletePath: "/applications/\(id)", summary: summary))
+
+        case .applicationCollaborator(let applicationID, let collaborator):
+            let app = escape(applicationID)
+            return ExecutionStep(id: step.id, dependsOn: step.dependsOn, operation: V3Operation(
+                kind: .upsert, server: .identityServer, method: "PUT", path: "/applications/\(app)/collaborators",
+                body: try body(["collaborator": AnyEncodable(collaborator)]),
+                readPath: "/applications/\(app)/collaborator/\(collaborator.ids.kindName)/\(escape(collaborator.ids.id))",
+                expected: try json(collaborator), deletePath: nil, summary: summary))
+
+        case .applicationAPIKey(let applicationID, let key):
+            let app = escape(applicationID)
+            let v2Name = step.entity.v2ID.split(separator: "/", maxSplits: 1).last.map(String.init) ?? step.entity.v2ID
+            return ExecutionStep(
+                id: step.id, dependsOn: step.dependsOn,
+                operation: V3Operation(
+                    kind: .createAPIKey(name: key.name), server: .identityServer, method: "POST", path: "/applications/\(app)/api-keys",
+                    body: try body(["name": AnyEncodable(key.name), "rights": AnyEncodable(key.rights)]),
+                    readPath: "/applications/\(app)/api-keys", expected: try json(key), deletePath: nil, summary: summary),
+                apiKey: APIKeyInfo(
+                    entityType: "application", entityID: applicationID, name: key.name, rights: key.rights.map(\.rawValue),
+                    replacesV2KeyName: v2Name))
+
+        case .applicationLink(let applicationID, let link):
+            let path = "/as/applications/\(escape(applicationID))/link"
+            return ExecutionStep(id: step.id, dependsOn: step.dependsOn, operation: V3Operation(
+                kind: .upsert, server: .applicationServer, method: "PUT", path: path,
+                body: try body(["link": AnyEncodable(link), "field_mask": AnyEncodable(FieldMask(paths: link.fieldMask))]),
+                readPath: path, readFieldMask: link.fieldMask, expected: try json(link), deletePath: path, summary: summary))
+
+        case .gateway(let gateway):
+            let id = escape(gateway.ids.gatewayID)
+            return ExecutionStep(id: step.id, dependsOn: step.dependsOn, operation: V3Operation(
+                kind: .create, server: .identityServer, method: "POST", path: ownerPath + "/gateways",
+                body: try body(["gateway": AnyEncodable(gateway), "collaborator": AnyEncodable(owner)]),
+                readPath: "/gateways/\(id)", readFieldMask: gateway.fieldMask, expected: try json(gateway),
+                deletePath: "/gateways/\(id)", summary: summary))
+
+        case .gatewayCollaborator(let gatewayID, let collaborator):
+            let gateway = escape(gatewayID)
+            return ExecutionStep(id: step.id, dependsOn: step.dependsOn, operation: V3Operation(
+                kind: .upsert, server: .identityServer, method: "PUT", path: "/gateways/\(gateway)/collaborators",
+                body: try body(["collaborator": AnyEncodable(collaborator)]),
+                readPath: "/gateways/\(gateway)/collaborator/\(collaborator.ids.kindName)/\(escape(collaborator.ids.id))",
+                expected: try json(collaborator), deletePath: nil, summary: summary))
+
+        case .deviceIS(let device):
+            let path = devicePath(device.ids)
+            return ExecutionStep(id: step.id, dependsOn: step.dependsOn, operation: V3Operation(
+                kind: .create, server: .identityServer, method: "POST", path: "/applications/\(escape(device.ids.applicationIDs.applicationID))/devices",
+                body: try body(["end_device": AnyEncodable(device)]),
+                readPath: path, readFieldMask: device.fieldMask, expected: try json(device), deletePath: path, summary: summary),
+                group: deviceGroup(device.ids))
+
+        case .deviceJS(let device):
+            return try registryStep(step, server: .joinServer, prefix: "/js", ids: device.ids, device: device, mask: device.fieldMask, summary: summary)
+        case .deviceNS(let device):
+            return try registryStep(step, server: .networkServer, prefix: "/ns", ids: device.ids, device: device, mask: device.fieldMask, summary: summary)
+        case .deviceAS(let device):
+            return try registryStep(step, server: .applicationServer, prefix: "/as", ids: device.ids, device: device, mask: device.fieldMask, summary: summary)
+        }
+    }
+
+    /// JS/NS/AS `Set`: a PUT upsert with a field mask (`reference/v3-api.md` §6).
+    static func registryStep<Device: Encodable>(
+        _ step: PlanStep, server: V3Server, prefix: String, ids: V3EndDeviceIdentifiers, device: Device, mask: [String], summary: String
+    ) throws -> ExecutionStep {
+        let path = prefix + devicePath(ids)
+        return ExecutionStep(id: step.id, dependsOn: step.dependsOn, operation: V3Operation(
+            kind: .upsert, server: server, method: "PUT", path: path,
+            body: try body(["end_device": AnyEncodable(device), "field_mask": AnyEncodable(FieldMask(paths: mask))]),
+            readPath: path, readFieldMask: mask, expected: try json(device), deletePath: path, summary: summary),
+            group: deviceGroup(ids))
+    }
+
+    static func devicePath(_ ids: V3EndDeviceIdentifiers) -> String {
+        "/applications/\(escape(ids.applicationIDs.applicationID))/devices/\(escape(ids.deviceID))"
+    }
+
+    static func deviceGroup(_ ids: V3EndDeviceIdentifiers) -> String {
+        "device:\(ids.applicationIDs.applicationID)/\(ids.deviceID)"
+    }
+
+    /// e.g. "create application my-app (v2 my_app)".
+    static func describe(_ step: PlanStep) -> String {
+        let v3 = step.entity.v3ID ?? step.entity.v2ID
+        let origin = step.entity.v2ID == v3 ? "" : " (v2 \(step.entity.v2ID))"
+        switch step.kind {
+        case .applicationCreate: return "create application \(v3)\(origin)"
+        case .applicationCollaborator: return "set collaborator \(v3)\(origin)"
+        case .applicationAPIKey: return "create API key \(v3)\(origin)"
+        case .applicationLink: return "set payload formatters of application \(v3)"
+        case .gatewayCreate: return "create gateway \(v3)\(origin)"
+        case .gatewayCollaborator: return "set gateway collaborator \(v3)\(origin)"
+        case .deviceIS: return "register device \(v3) in the Identity Server\(origin)"
+        case .deviceJS: return "set device \(v3) in the Join Server"
+        case .deviceNS: return "set device \(v3) in the Network Server"
+        case .deviceAS: return "set device \(v3) in the Application Server"
+        }
+    }
+
+    static func escape(_ component: String) -> String {
+        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? component
+    }
+
+    static func body(_ fields: [String: AnyEncodable]) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(fields)
+    }
+
+    static func json<T: Encodable>(_ value: T) throws -> V3JSONValue {
+        try JSONDecoder().decode(V3JSONValue.self, from: JSONEncoder().encode(value))
+    }
+}
+
+/// `{"paths": [...]}`, the object form of a field mask.
+struct FieldMask: Encodable {
+    var paths: [String]
+}
+
+/// Type erasure for building request bodies from entities.
+struct AnyEncodable: Encodable {
+    private let encodeValue: (any Encoder) throws -> Void
+    init<T: Encodable>(_ value: T) { encodeValue = value.encode(to:) }
+    func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
+}

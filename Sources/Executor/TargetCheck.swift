@@ -1,0 +1,146 @@
+import Foundation
+import HTTP
+import Mapping
+import Plan
+import V3Client
+import V3Model
+
+/// What reading v3 says about a plan before anything is written (`plan --check-target`, and the first
+/// thing `run` does: DESIGN.md §1).
+public struct TargetCheckReport: Sendable {
+    /// A step that is known to be impossible: `run` marks it skipped with this reason.
+    public struct Skip: Sendable, Hashable {
+        public var stepID: String
+        public var reason: String
+    }
+
+    /// The key's owner as `auth_info` names it.
+    public var keyOwner: String?
+    /// Rights the plan needs that the key lacks (the key must hold every right it grants).
+    public var missingRights: [String]
+    /// Problems that stop the whole migration (missing owner account, missing rights).
+    public var blockers: [String]
+    /// Steps that cannot succeed (collaborators without a v3 account, entities taken by others).
+    public var skips: [Skip]
+    /// Entities already in v3 exactly as this migration would create them (a resumed or repeated run).
+    public var alreadyPresent: [String]
+    /// Reads made.
+    public var requests: Int
+
+    /// Lines for humans: blockers, skips, already present.
+    public var lines: [String] {
+        var lines: [String] = []
+        lines.append("v3 API key of \(keyOwner ?? "an unknown owner")")
+        for blocker in blockers { lines.append("BLOCKER: \(blocker)") }
+        for skip in skips { lines.append("will fail: \(skip.stepID): \(skip.reason)") }
+        if !alreadyPresent.isEmpty { lines.append("already in v3 as this migration would create them: \(alreadyPresent.count)") }
+        if blockers.isEmpty && skips.isEmpty { lines.append("no collision or missing right found") }
+        return lines
+    }
+}
+
+/// Reads v3 to find what would collide or fail, writing nothing.
+public enum TargetCheck {
+    /// Checks the key (`auth_info`), its rights, the owner and collaborator accounts, and whether each
+    /// application and gateway ID is free, already ours, or taken.
+    public static func run(plan: MigrationPlan, client: V3Client, concurrency: Int = 8, retry: RetryPolicy = RetryPolicy()) async throws -> TargetCheckReport {
+        var report = TargetCheckReport(keyOwner: nil, missingRights: [], blockers: [], skips: [], alreadyPresent: [], requests: 1)
+        let info = try await retryingRead(policy: retry) { try await client.authInfo() }
+        if let user = info.apiKey?.entityIDs?.userIDs?.userID {
+            report.keyOwner = "user \(user)"
+        } else if let organization = info.apiKey?.entityIDs?.organizationIDs?.organizationID {
+            report.keyOwner = "organization \(organization)"
+        }
+        let held = Set(info.rights)
+        let isAdmin = info.isAdmin ?? false
+        let required = requiredRights(plan)
+        report.missingRights = isAdmin ? [] : required.subtracting(held).sorted()
+        if !report.missingRights.isEmpty {
+            report.blockers.append(
+                "the v3 API key lacks rights the migration needs or grants: \(report.missingRights.joined(separator: ", ")); create a key of \(plan.owner) with these rights (or RIGHT_ALL)")
+        }
+
+        // Accounts: the owner and every collaborator must exist (v3 cannot create them).
+        var accounts: [V3AccountIdentifiers: [String]] = [:]
+        for step in plan.steps {
+            switch step.payload {
+            case .applicationCollaborator(_, let collaborator), .gatewayCollaborator(_, let collaborator):
+                accounts[collaborator.ids, default: []].append(step.id)
+            default: break
+            }
+        }
+        let owner = plan.owner
+        let ownerExists = try await retryingRead(policy: retry) { try await accountExists(owner, client: client) }
+        report.requests += 1
+        if !ownerExists {
+            report.blockers.append("the owner \(plan.owner) has no v3 account; set `target.owner` to an existing user or organization")
+        }
+        for (account, stepIDs) in accounts.sorted(by: { $0.key < $1.key }) where account != plan.owner {
+            report.requests += 1
+            if try await !retryingRead(policy: retry, { try await accountExists(account, client: client) }) {
+                for id in stepIDs {
+                    report.skips.append(.init(stepID: id, reason: "\(account) has no v3 account: map the v2 username with `users:` or create the account first"))
+                }
+            }
+        }
+
+        // Entity IDs: free, already ours, or taken.
+        let creates = try plan.steps.filter { $0.kind == .applicationCreate || $0.kind == .gatewayCreate }.map { try PlanExecution.step(for: $0, owner: plan.owner) }
+        try await withThrowingTaskGroup(of: (String, Reconciliation).self) { group in
+            var pending = creates[...]
+            func addNext() {
+                guard let step = pending.popFirst() else { return }
+                group.addTask { (step.id, try await retryingRead(policy: retry) { try await step.operation.reconcile(with: client, hasStoredSecret: false) }) }
+            }
+            for _ in 0..<max(1, concurrency) { addNext() }
+            while let (id, outcome) = try await group.next() {
+                report.requests += 1
+                switch outcome {
+                case .done: report.alreadyPresent.append(id)
+                case .absent: break
+                case .conflict(let reason): report.skips.append(.init(stepID: id, reason: reason))
+                }
+                addNext()
+            }
+        }
+        report.skips.sort { $0.stepID < $1.stepID }
+        report.alreadyPresent.sort()
+        return report
+    }
+
+    /// Every right granted to collaborators and keys, plus the rights to create under the owner.
+    static func requiredRights(_ plan: MigrationPlan) -> Set<String> {
+        var rights = Set<String>()
+        var createsApplications = false
+        var createsGateways = false
+        for step in plan.steps {
+            switch step.payload {
+            case .applicationCollaborator(_, let collaborator), .gatewayCollaborator(_, let collaborator):
+                rights.formUnion(collaborator.rights.map(\.rawValue))
+            case .applicationAPIKey(_, let key):
+                rights.formUnion(key.rights.map(\.rawValue))
+                rights.insert("RIGHT_APPLICATION_SETTINGS_API_KEYS")
+            case .application: createsApplications = true
+            case .gateway: createsGateways = true
+            case .deviceIS: rights.insert("RIGHT_APPLICATION_DEVICES_WRITE")
+            case .deviceJS, .deviceNS, .deviceAS: rights.insert("RIGHT_APPLICATION_DEVICES_WRITE_KEYS")
+            case .applicationLink: rights.insert("RIGHT_APPLICATION_LINK")
+            }
+        }
+        let organization = plan.owner.kindName == "organization"
+        if createsApplications { rights.insert(organization ? "RIGHT_ORGANIZATION_APPLICATIONS_CREATE" : "RIGHT_USER_APPLICATIONS_CREATE") }
+        if createsGateways { rights.insert(organization ? "RIGHT_ORGANIZATION_GATEWAYS_CREATE" : "RIGHT_USER_GATEWAYS_CREATE") }
+        return rights
+    }
+
+    /// `GET /users/{id}` or `/organizations/{id}`: public fields of any account; absent → 404/403.
+    static func accountExists(_ account: V3AccountIdentifiers, client: V3Client) async throws -> Bool {
+        let path = account.kindName == "user" ? "/users/\(PlanExecution.escape(account.id))" : "/organizations/\(PlanExecution.escape(account.id))"
+        do {
+            _ = try await client.identityServer.send("GET", path, operation: "check that \(account) exists")
+            return true
+        } catch let error as V3APIError where error.isAbsentOrNotOurs {
+            return false
+        }
+    }
+}

@@ -1,0 +1,285 @@
+import CCurl
+import Dispatch
+import Foundation
+import Logging
+
+/// An HTTP client over libcurl with connection reuse, timeouts, verified TLS and same-origin redirects.
+///
+/// Easy handles are pooled and reused, so connections stay alive between requests
+/// (`reference/swift-notes.md`: a new handle per request costs twice the CPU). `curl_easy_perform`
+/// blocks, so it runs on dedicated worker threads (one per request in flight, each owning its handle),
+/// never on Swift's cooperative pool nor on Dispatch, whose Linux pool grows too slowly for blocking work. Proxies come from the
+/// environment as libcurl reads them (`http_proxy`, `https_proxy`, `no_proxy`); loopback is never proxied.
+/// Header values (and so `Authorization`) are never logged.
+public final class HTTPClient: Sendable {
+    /// The version sent in `User-Agent`.
+    public static let toolVersion = "0.1.0"
+
+    public let configuration: HTTPClientConfiguration
+    private let workers = CurlWorkers()
+    private let logger: Logger
+
+    private static let globalInit: Void = {
+        curl_global_init(Int(CURL_GLOBAL_ALL))
+    }()
+
+    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), logger: Logger = Logger(label: "ttn-migrate.http")) {
+        _ = Self.globalInit
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Sends a request and returns the response of any status; throws `HTTPError` when there is none.
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var current = request
+        var redirects = 0
+        while true {
+            let response = try await perform(current)
+            guard [301, 302, 303, 307, 308].contains(response.status), let location = response.headers["Location"] else {
+                return response
+            }
+            guard let target = URL(string: location, relativeTo: URL(string: current.url))?.absoluteURL else {
+                return response
+            }
+            guard Self.sameOrigin(current.url, target.absoluteString) else {
+                throw HTTPError.redirectRefused(from: Self.displayURL(current.url), to: Self.displayURL(target.absoluteString))
+            }
+            redirects += 1
+            guard redirects <= configuration.maxRedirects else {
+                throw HTTPError.tooManyRedirects(url: Self.displayURL(request.url))
+            }
+            current.url = target.absoluteString
+            if response.status != 307, response.status != 308, current.method != "GET", current.method != "HEAD" {
+                current.method = "GET"
+                current.body = nil
+            }
+        }
+    }
+
+    /// Whether two URLs share scheme, host and port.
+    static func sameOrigin(_ a: String, _ b: String) -> Bool {
+        guard let ua = URLComponents(string: a), let ub = URLComponents(string: b) else { return false }
+        func port(_ c: URLComponents) -> Int? { c.port ?? (c.scheme?.lowercased() == "https" ? 443 : 80) }
+        return ua.scheme?.lowercased() == ub.scheme?.lowercased() && ua.host?.lowercased() == ub.host?.lowercased()
+            && port(ua) == port(ub)
+    }
+
+    /// The URL without user info or query, as it may be shown to users.
+    public static func displayURL(_ url: String) -> String {
+        guard var components = URLComponents(string: url) else { return "<invalid URL>" }
+        components.user = nil
+        components.password = nil
+        components.query = nil
+        return components.string ?? "<invalid URL>"
+    }
+
+    private func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard let components = URLComponents(string: request.url), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", components.host?.isEmpty == false
+        else {
+            throw HTTPError.invalidURL(Self.displayURL(request.url))
+        }
+        let started = ContinuousClock.now
+        let configuration = self.configuration
+        let result: Result<HTTPResponse, HTTPError> = await withCheckedContinuation { continuation in
+            workers.submit { handle in
+                continuation.resume(returning: handle.perform(request, configuration: configuration))
+            }
+        }
+        let elapsed = ContinuousClock.now - started
+        switch result {
+        case .success(let response):
+            logger.debug("\(request.method) \(Self.displayURL(request.url)) → \(response.status) in \(elapsed)")
+            return response
+        case .failure(let error):
+            logger.debug("\(request.method) \(Self.displayURL(request.url)) failed: \(error)")
+            throw error
+        }
+    }
+}
+
+/// Worker threads, each owning one easy handle (and so its kept-alive connections).
+///
+/// A job goes to an idle worker; when none is idle a new thread starts, so every request in flight
+/// has its own thread. Idle workers wait on a condition and are reused.
+private final class CurlWorkers: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [(EasyHandle) -> Void] = []
+    private var idle = 0
+    private var threads = 0
+
+    func submit(_ job: @escaping (EasyHandle) -> Void) {
+        condition.lock()
+        jobs.append(job)
+        if idle > 0 {
+            condition.signal()
+        } else {
+            threads += 1
+            let thread = Thread { [unowned self] in self.work() }
+            thread.stackSize = 512 * 1024
+            thread.name = "ttn-migrate-http-\(threads)"
+            thread.start()
+        }
+        condition.unlock()
+    }
+
+    private func work() {
+        let handle = EasyHandle()
+        while true {
+            condition.lock()
+            while jobs.isEmpty {
+                idle += 1
+                condition.wait()
+                idle -= 1
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job(handle)
+        }
+    }
+}
+
+/// Accumulates the body and header lines during one transfer.
+private final class TransferSink {
+    var body = Data()
+    var headerLines: [String] = []
+}
+
+/// One libcurl easy handle, used by one thread at a time.
+private final class EasyHandle {
+    let handle: UnsafeMutableRawPointer
+
+    init() {
+        guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
+        self.handle = handle
+    }
+
+    deinit { curl_easy_cleanup(handle) }
+
+    func perform(_ request: HTTPRequest, configuration: HTTPClientConfiguration) -> Result<HTTPResponse, HTTPError> {
+        curl_easy_reset(handle)
+        let sink = TransferSink()
+        let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
+        let url = HTTPClient.displayURL(request.url)
+
+        ttnm_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
+        ttnm_easy_setopt_string(handle, CURLOPT_URL, request.url)
+        ttnm_easy_setopt_string(handle, CURLOPT_USERAGENT, configuration.userAgent)
+        ttnm_easy_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 0)
+        ttnm_easy_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(configuration.connectTimeout))
+        ttnm_easy_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout ?? configuration.requestTimeout))
+        ttnm_easy_setopt_long(handle, CURLOPT_TCP_NODELAY, 1)
+        ttnm_easy_setopt_string(handle, CURLOPT_NOPROXY, Self.noProxy)
+        if configuration.insecure {
+            ttnm_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 0)
+            ttnm_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 0)
+        } else {
+            ttnm_easy_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, 1)
+            ttnm_easy_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, 2)
+            if let caFile = configuration.caFile {
+                ttnm_easy_setopt_string(handle, CURLOPT_CAINFO, caFile)
+            }
+        }
+
+        switch request.method {
+        case "GET":
+            ttnm_easy_setopt_long(handle, CURLOPT_HTTPGET, 1)
+        case "HEAD":
+            ttnm_easy_setopt_long(handle, CURLOPT_NOBODY, 1)
+        default:
+            ttnm_easy_setopt_string(handle, CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        if let body = request.body {
+            ttnm_easy_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+            body.withUnsafeBytes { buffer in
+                // COPYPOSTFIELDS copies the bytes, so the buffer need not outlive this call.
+                _ = ttnm_easy_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
+            }
+        }
+
+        var list: UnsafeMutablePointer<curl_slist>?
+        var names = Set<String>()
+        for header in request.headers {
+            names.insert(header.name.lowercased())
+            list = curl_slist_append(list, "\(header.name): \(header.value)")
+        }
+        if request.body != nil, !names.contains("content-type") {
+            list = curl_slist_append(list, "Content-Type: application/json")
+        }
+        if !names.contains("accept") {
+            list = curl_slist_append(list, "Accept: application/json")
+        }
+        // No "Expect: 100-continue" round trip on bodies.
+        list = curl_slist_append(list, "Expect:")
+        defer { curl_slist_free_all(list) }
+        ttnm_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
+
+        ttnm_easy_setopt_write_cb(handle, CURLOPT_WRITEFUNCTION) { pointer, size, count, context in
+            let sink = Unmanaged<TransferSink>.fromOpaque(context!).takeUnretainedValue()
+            let total = size * count
+            if let pointer { sink.body.append(UnsafeRawPointer(pointer).assumingMemoryBound(to: UInt8.self), count: total) }
+            return total
+        }
+        ttnm_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, sinkPointer)
+        ttnm_easy_setopt_write_cb(handle, CURLOPT_HEADERFUNCTION) { pointer, size, count, context in
+            let sink = Unmanaged<TransferSink>.fromOpaque(context!).takeUnretainedValue()
+            let total = size * count
+            if let pointer {
+                let line = String(decoding: UnsafeRawBufferPointer(start: pointer, count: total), as: UTF8.self)
+                if line.hasPrefix("HTTP/") { sink.headerLines.removeAll() }
+                sink.headerLines.append(line)
+            }
+            return total
+        }
+        ttnm_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, sinkPointer)
+
+        let code = curl_easy_perform(handle)
+        guard code == CURLE_OK else {
+            return .failure(Self.error(for: code, url: url, handle: handle))
+        }
+        var status = 0
+        ttnm_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        var headers = HTTPHeaders()
+        for line in sink.headerLines.dropFirst() {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let name = line[..<colon].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            headers.append(name: name, value: value)
+        }
+        return .success(HTTPResponse(status: status, headers: headers, body: sink.body, url: request.url))
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// `no_proxy` from the environment plus loopback, which is never proxied.
+    static let noProxy: String = {
+        let environment = ProcessInfo.processInfo.environment
+        let configured = environment["no_proxy"] ?? environment["NO_PROXY"] ?? ""
+        return ([configured, "127.0.0.1", "localhost", "::1"].filter { !$0.isEmpty }).joined(separator: ",")
+    }()
+
+    static func error(for code: CURLcode, url: String, handle: UnsafeMutableRawPointer) -> HTTPError {
+        let detail = String(cString: curl_easy_strerror(code))
+        var requestSize = 0
+        ttnm_easy_getinfo_long(handle, CURLINFO_REQUEST_SIZE, &requestSize)
+        switch code {
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_COULDNT_CONNECT:
+            return .connectFailed(url: url, detail: detail)
+        case CURLE_OPERATION_TIMEDOUT:
+            return .timedOut(url: url, requestSent: requestSize > 0)
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+            CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_CRL_BADFILE:
+            return .tls(url: url, detail: detail)
+        case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL:
+            return .invalidURL(url)
+        case CURLE_GOT_NOTHING, CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_PARTIAL_FILE:
+            return requestSize > 0 || code != CURLE_SEND_ERROR
+                ? .connectionDropped(url: url, detail: detail) : .connectFailed(url: url, detail: detail)
+        default:
+            return .transport(url: url, code: Int(code.rawValue), detail: detail)
+        }
+    }
+}

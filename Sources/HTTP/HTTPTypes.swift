@@ -1,0 +1,156 @@
+import Foundation
+
+/// An HTTP request to send through `HTTPClient`.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: String
+    /// Header fields in order. `Authorization` is sent but never logged.
+    public var headers: [(name: String, value: String)]
+    public var body: Data?
+    /// Overrides the client's total timeout for this request.
+    public var timeout: Duration?
+
+    public init(
+        method: String = "GET", url: String, headers: [(name: String, value: String)] = [], body: Data? = nil,
+        timeout: Duration? = nil
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+}
+
+/// Response header fields with case-insensitive lookup.
+public struct HTTPHeaders: Sendable, Hashable {
+    public private(set) var fields: [(name: String, value: String)] = []
+
+    public init(_ fields: [(name: String, value: String)] = []) { self.fields = fields }
+
+    public mutating func append(name: String, value: String) { fields.append((name, value)) }
+
+    /// The last value of the named field, compared case-insensitively.
+    public subscript(name: String) -> String? {
+        let lower = name.lowercased()
+        return fields.last { $0.name.lowercased() == lower }?.value
+    }
+
+    public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
+        lhs.fields.map { "\($0.name.lowercased()):\($0.value)" } == rhs.fields.map { "\($0.name.lowercased()):\($0.value)" }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        for field in fields {
+            hasher.combine(field.name.lowercased())
+            hasher.combine(field.value)
+        }
+    }
+}
+
+/// A complete HTTP response.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: Data
+    /// The URL that answered (after same-origin redirects).
+    public var url: String
+
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: Data = Data(), url: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.url = url
+    }
+
+    /// The body as UTF-8 text, cut to `limit` characters (for error messages).
+    public func bodyExcerpt(limit: Int = 300) -> String {
+        let text = String(decoding: body.prefix(limit * 4), as: UTF8.self)
+        return text.count > limit ? String(text.prefix(limit)) + "…" : text
+    }
+}
+
+/// Why a request got no HTTP response. Messages name the URL (never credentials) and the next step.
+public enum HTTPError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The URL could not be used.
+    case invalidURL(String)
+    /// No connection could be made; the request was certainly not sent.
+    case connectFailed(url: String, detail: String)
+    /// The request timed out. `requestSent` tells whether the server may have received it.
+    case timedOut(url: String, requestSent: Bool)
+    /// The connection broke after it was made; the server may have applied the request.
+    case connectionDropped(url: String, detail: String)
+    /// The TLS handshake or certificate verification failed.
+    case tls(url: String, detail: String)
+    /// A redirect pointed to another origin; credentials are never sent there.
+    case redirectRefused(from: String, to: String)
+    /// Too many redirects.
+    case tooManyRedirects(url: String)
+    /// Any other transport failure.
+    case transport(url: String, code: Int, detail: String)
+
+    /// Whether the server may have received and applied the request (a create must then be
+    /// reconciled by reading before it is retried: DESIGN.md §7).
+    public var mayHaveReachedServer: Bool {
+        switch self {
+        case .invalidURL, .connectFailed, .tls, .redirectRefused, .tooManyRedirects: return false
+        case .timedOut(_, let sent): return sent
+        case .connectionDropped, .transport: return true
+        }
+    }
+
+    /// Whether retrying later may succeed.
+    public var isTransient: Bool {
+        switch self {
+        case .connectFailed, .timedOut, .connectionDropped, .transport: return true
+        case .invalidURL, .tls, .redirectRefused, .tooManyRedirects: return false
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .invalidURL(let url):
+            return "invalid URL \(url): check the configured server address"
+        case .connectFailed(let url, let detail):
+            return "cannot connect to \(url) (\(detail)): check the address and that the server is reachable"
+        case .timedOut(let url, _):
+            return "request to \(url) timed out: the server is slow or unreachable; try again later"
+        case .connectionDropped(let url, let detail):
+            return "connection to \(url) dropped (\(detail)); try again"
+        case .tls(let url, let detail):
+            return "TLS failure talking to \(url) (\(detail)): set `ca_file` to the server's CA, or `insecure: true` only if you accept an unverified connection"
+        case .redirectRefused(let from, let to):
+            return "\(from) redirected to another origin (\(to)); refused so that credentials are not sent there: configure the final address directly"
+        case .tooManyRedirects(let url):
+            return "too many redirects from \(url): check the configured address"
+        case .transport(let url, let code, let detail):
+            return "request to \(url) failed (curl error \(code): \(detail)); try again"
+        }
+    }
+}
+
+/// Settings of an `HTTPClient`.
+public struct HTTPClientConfiguration: Sendable {
+    /// Time allowed to establish a connection.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Time allowed for a whole request, unless the request overrides it.
+    public var requestTimeout: Duration = .seconds(60)
+    /// PEM file of trusted CAs, in addition to none (replaces the system store when set).
+    public var caFile: String?
+    /// Skips TLS verification. Only by explicit user choice.
+    public var insecure: Bool = false
+    /// Sent as `User-Agent`.
+    public var userAgent: String = "ttn-migrate/\(HTTPClient.toolVersion)"
+    /// Same-origin redirects followed at most.
+    public var maxRedirects: Int = 5
+
+    public init(
+        connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(60), caFile: String? = nil,
+        insecure: Bool = false
+    ) {
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.caFile = caFile
+        self.insecure = insecure
+    }
+}

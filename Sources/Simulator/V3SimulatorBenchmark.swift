@@ -1,0 +1,331 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Measures the v3 simulator behind a `SimServer` on 127.0.0.1: the latency clients see and the simulator's CPU
+/// per request, for the `bench` command and the issue's figures.
+///
+/// The load comes from `inFlight` plain threads, each with one kept-alive HTTP/1.1 connection, registering end
+/// devices the way the migrator does (IS create, JS set, NS set, AS set, IS get: five requests per device).
+/// Simulator CPU per request = the process's CPU (getrusage) over the burst minus the client threads' own CPU
+/// (each thread's CPU clock), divided by the requests; the part spent inside the v3 rules (`V3Simulator.respond`)
+/// is measured separately with the handling threads' CPU clocks.
+public enum V3SimulatorBenchmark {
+    /// The load.
+    public struct Options: Sendable {
+        /// Server latency per request (`--latency-ms`).
+        public var latency: Duration
+        /// Requests in flight (one connection and one thread each).
+        public var inFlight: Int
+        /// Devices each connection registers (five requests each).
+        public var devicesPerConnection: Int
+
+        public init(latency: Duration = .milliseconds(20), inFlight: Int = 64, devicesPerConnection: Int = 10) {
+            self.latency = latency
+            self.inFlight = inFlight
+            self.devicesPerConnection = devicesPerConnection
+        }
+    }
+
+    /// What one run measured.
+    public struct Result: Sendable, CustomStringConvertible {
+        public var requests: Int
+        /// Requests answered with another status than 200, or not answered.
+        public var failures: Int
+        public var wallTime: Duration
+        public var latencyMedian: Duration
+        public var latencyP90: Duration
+        public var latencyP99: Duration
+        public var latencyMax: Duration
+        public var requestsPerSecond: Double
+        /// `inFlight ÷ latency`: what a server adding only its latency would reach.
+        public var idealRequestsPerSecond: Double
+        /// Process CPU minus the client threads' CPU, per request (HTTP server and simulator together).
+        public var simulatorCPUPerRequest: Duration
+        /// CPU inside the v3 rules (`V3Simulator.respond`) per request.
+        public var rulesCPUPerRequest: Duration
+        /// The load generator's own CPU per request (subtracted above).
+        public var clientCPUPerRequest: Duration
+
+        public var description: String {
+            func ms(_ duration: Duration) -> String { String(format: "%.2f ms", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1e3) }
+            func us(_ duration: Duration) -> String { String(format: "%.0f µs", Double(duration.components.attoseconds) / 1e12 + Double(duration.components.seconds) * 1e6) }
+            return "\(requests) requests (\(failures) failed) in \(ms(wallTime)): \(String(format: "%.0f", requestsPerSecond)) req/s "
+                + "(ideal \(String(format: "%.0f", idealRequestsPerSecond))); latency median \(ms(latencyMedian)), p90 \(ms(latencyP90)), "
+                + "p99 \(ms(latencyP99)), max \(ms(latencyMax)); simulator CPU \(us(simulatorCPUPerRequest))/request "
+                + "(v3 rules \(us(rulesCPUPerRequest))), load generator \(us(clientCPUPerRequest))/request"
+        }
+    }
+
+    /// Runs one burst against a fresh simulator and server; both are stopped before it returns.
+    public static func run(_ options: Options = Options()) async throws -> Result {
+        let simulator = try V3Simulator(config: V3SimulatorConfig(users: ["bench"]))
+        let created = simulator.respond(to: SimRequest(method: "POST", path: "/api/v3/users/bench/applications",
+                                                       headers: ["Authorization": "Bearer \(simulator.apiKey)"],
+                                                       body: Data(#"{"application":{"ids":{"application_id":"bench-app"}}}"#.utf8)))
+        guard created.status == 200 else {
+            throw V3SimulatorConfigError(description: "v3 benchmark: the simulator refused the benchmark application (HTTP \(created.status))")
+        }
+        let measured = V3MeasuredAPI(simulator: simulator)
+        let server = SimServer(api: measured, options: SimServerOptions(latency: options.latency))
+        let port = try await server.start()
+        let plans = (0..<options.inFlight).map { V3BenchLoad.requests(connection: $0, devices: options.devicesPerConnection, key: simulator.apiKey) }
+
+        let cpuBefore = V3CPU.process()
+        let start = ContinuousClock.now
+        let outcomes = await withCheckedContinuation { (continuation: CheckedContinuation<[V3BenchLoad.Outcome], Never>) in
+            let collector = V3BenchCollector(expected: plans.count, continuation: continuation)
+            for plan in plans {
+                let thread = Thread { collector.add(V3BenchLoad.run(plan, port: port)) }
+                thread.stackSize = 1 << 20
+                thread.start()
+            }
+        }
+        let wall = ContinuousClock.now - start
+        let cpuAfter = V3CPU.process()
+        await server.stop()
+
+        let latencies = outcomes.flatMap(\.latencies).sorted()
+        let requests = plans.reduce(0) { $0 + $1.count }
+        let failures = outcomes.reduce(0) { $0 + $1.failures }
+        let clientCPU = outcomes.reduce(Duration.zero) { $0 + $1.cpu }
+        func percentile(_ fraction: Double) -> Duration {
+            latencies.isEmpty ? .zero : latencies[min(latencies.count - 1, Int(Double(latencies.count) * fraction))]
+        }
+        let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
+        let latencySeconds = Double(options.latency.components.seconds) + Double(options.latency.components.attoseconds) / 1e18
+        let count = max(requests, 1)
+        return Result(
+            requests: requests, failures: failures, wallTime: wall,
+            latencyMedian: percentile(0.5), latencyP90: percentile(0.9), latencyP99: percentile(0.99), latencyMax: latencies.last ?? .zero,
+            requestsPerSecond: seconds > 0 ? Double(requests) / seconds : 0,
+            idealRequestsPerSecond: latencySeconds > 0 ? Double(options.inFlight) / latencySeconds : 0,
+            simulatorCPUPerRequest: max(.zero, cpuAfter - cpuBefore - clientCPU) / count,
+            rulesCPUPerRequest: measured.cpu / count,
+            clientCPUPerRequest: clientCPU / count
+        )
+    }
+}
+
+/// The simulator with the CPU time of its `respond` summed (thread CPU clock around each call).
+private final class V3MeasuredAPI: SimulatedAPI, @unchecked Sendable {
+    let simulator: V3Simulator
+    private let lock = NSLock()
+    private var total = Duration.zero
+
+    init(simulator: V3Simulator) {
+        self.simulator = simulator
+    }
+
+    var cpu: Duration {
+        lock.lock()
+        defer { lock.unlock() }
+        return total
+    }
+
+    func handle(_ request: SimRequest) async -> SimResponse {
+        let before = V3CPU.thread()
+        let response = simulator.respond(to: request)
+        add(V3CPU.thread() - before)
+        return response
+    }
+
+    private func add(_ spent: Duration) {
+        lock.lock()
+        total += spent
+        lock.unlock()
+    }
+
+    func unavailableResponse() -> SimResponse { simulator.unavailableResponse() }
+
+    func rateLimitedResponse(limitPerMinute: Int, retryAfterSeconds: Int) -> SimResponse {
+        simulator.rateLimitedResponse(limitPerMinute: limitPerMinute, retryAfterSeconds: retryAfterSeconds)
+    }
+}
+
+enum V3CPU {
+    static func thread() -> Duration {
+        var time = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+        return .seconds(Int64(time.tv_sec)) + .nanoseconds(Int64(time.tv_nsec))
+    }
+
+    static func process() -> Duration {
+        var usage = rusage()
+        #if canImport(Glibc)
+        let who = __rusage_who_t(RUSAGE_SELF.rawValue)
+        #else
+        let who = RUSAGE_SELF
+        #endif
+        guard getrusage(who, &usage) == 0 else { return .zero }
+        func duration(_ time: timeval) -> Duration { .seconds(Int64(time.tv_sec)) + .microseconds(Int64(time.tv_usec)) }
+        return duration(usage.ru_utime) + duration(usage.ru_stime)
+    }
+}
+
+/// Gathers the threads' outcomes and resumes the waiting task once all are in.
+private final class V3BenchCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var outcomes: [V3BenchLoad.Outcome] = []
+    private let expected: Int
+    private let continuation: CheckedContinuation<[V3BenchLoad.Outcome], Never>
+
+    init(expected: Int, continuation: CheckedContinuation<[V3BenchLoad.Outcome], Never>) {
+        self.expected = expected
+        self.continuation = continuation
+    }
+
+    func add(_ outcome: V3BenchLoad.Outcome) {
+        lock.lock()
+        outcomes.append(outcome)
+        let done = outcomes.count == expected ? outcomes : nil
+        lock.unlock()
+        if let done { continuation.resume(returning: done) }
+    }
+}
+
+/// The benchmark's requests and a minimal blocking HTTP/1.1 client (one kept-alive connection per thread).
+enum V3BenchLoad {
+    struct Outcome: Sendable {
+        var latencies: [Duration]
+        var failures: Int
+        var cpu: Duration
+    }
+
+    /// The requests of one connection, ready to write.
+    static func requests(connection: Int, devices: Int, key: String) -> [[UInt8]] {
+        func request(_ method: String, _ path: String, _ body: String?) -> [UInt8] {
+            var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nAccept: application/json\r\n"
+            if let body {
+                head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            } else {
+                head += "Content-Length: 0\r\n\r\n"
+            }
+            return Array(head.utf8)
+        }
+        var result: [[UInt8]] = []
+        for device in 0..<devices {
+            let id = "dev-\(connection)-\(device)"
+            let devEUI = "70B3D57E" + String(format: "%04X%04X", connection, device)
+            let ids = #""ids":{"device_id":"\#(id)","dev_eui":"\#(devEUI)","join_eui":"70B3D57ED0000000"}"#
+            result.append(request("POST", "/api/v3/applications/bench-app/devices",
+                                  #"{"end_device":{\#(ids),"name":"Device \#(device)","join_server_address":"localhost","network_server_address":"localhost","application_server_address":"localhost","attributes":{"v2-id":"\#(id)"}}}"#))
+            result.append(request("PUT", "/api/v3/js/applications/bench-app/devices/\(id)",
+                                  #"{"end_device":{\#(ids),"network_server_address":"localhost","application_server_address":"localhost","root_keys":{"app_key":{"key":"8E1F4A3B5C6D7E8F9A0B1C2D3E4F5A6B"}}},"field_mask":{"paths":["network_server_address","application_server_address","root_keys.app_key.key"]}}"#))
+            result.append(request("PUT", "/api/v3/ns/applications/bench-app/devices/\(id)",
+                                  #"{"end_device":{\#(ids),"supports_join":true,"frequency_plan_id":"EU_863_870_TTN","lorawan_version":"MAC_V1_0_2","lorawan_phy_version":"PHY_V1_0_2_REV_B","mac_settings":{"supports_32_bit_f_cnt":true}},"field_mask":{"paths":["supports_join","frequency_plan_id","lorawan_version","lorawan_phy_version","mac_settings.supports_32_bit_f_cnt"]}}"#))
+            result.append(request("PUT", "/api/v3/as/applications/bench-app/devices/\(id)",
+                                  #"{"end_device":{\#(ids),"formatters":{"up_formatter":"FORMATTER_CAYENNELPP"}},"field_mask":{"paths":["formatters.up_formatter"]}}"#))
+            result.append(request("GET", "/api/v3/applications/bench-app/devices/\(id)?field_mask=name,attributes", nil))
+        }
+        return result
+    }
+
+    /// Sends the requests one after the other on one connection (blocking; runs on its own thread).
+    static func run(_ requests: [[UInt8]], port: Int) -> Outcome {
+        let cpuStart = V3CPU.thread()
+        var latencies: [Duration] = []
+        latencies.reserveCapacity(requests.count)
+        var failures = 0
+        guard let connection = V3BenchConnection(port: port) else {
+            return Outcome(latencies: [], failures: requests.count, cpu: V3CPU.thread() - cpuStart)
+        }
+        for request in requests {
+            let start = ContinuousClock.now
+            let status = connection.exchange(request)
+            latencies.append(ContinuousClock.now - start)
+            if status != 200 { failures += 1 }
+        }
+        connection.close()
+        return Outcome(latencies: latencies, failures: failures, cpu: V3CPU.thread() - cpuStart)
+    }
+}
+
+/// One blocking, kept-alive HTTP/1.1 connection to 127.0.0.1 (TCP_NODELAY, as a real client sets it).
+private final class V3BenchConnection {
+    private let descriptor: Int32
+    private var buffer: [UInt8] = []
+
+    init?(port: Int) {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            closeSocket(descriptor)
+            return nil
+        }
+        var one: Int32 = 1
+        setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    func close() {
+        closeSocket(descriptor)
+    }
+
+    /// Writes a request and reads its response; the status, or nil when the exchange failed.
+    func exchange(_ request: [UInt8]) -> Int? {
+        var sent = 0
+        while sent < request.count {
+            let result = request.withUnsafeBytes { send(descriptor, $0.baseAddress! + sent, request.count - sent, Int32(MSG_NOSIGNAL)) }
+            if result <= 0 { return nil }
+            sent += result
+        }
+        var headerEnd: Int?
+        while headerEnd == nil {
+            headerEnd = Self.find([13, 10, 13, 10], in: buffer)
+            if headerEnd == nil, !fill() { return nil }
+        }
+        guard let end = headerEnd else { return nil }
+        let head = String(decoding: buffer[..<end], as: UTF8.self)
+        let lines = head.split(separator: "\r\n")
+        guard let statusLine = lines.first, statusLine.split(separator: " ").count >= 2,
+              let status = Int(statusLine.split(separator: " ")[1]) else { return nil }
+        var length = 0
+        for line in lines.dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "content-length" {
+                length = Int(parts[1].trimmingCharacters(in: .whitespaces)) ?? 0
+            }
+        }
+        let total = end + 4 + length
+        while buffer.count < total {
+            if !fill() { return nil }
+        }
+        buffer.removeFirst(total)
+        return status
+    }
+
+    private func fill() -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress!, $0.count, 0) }
+        if count <= 0 { return false }
+        buffer.append(contentsOf: chunk[0..<count])
+        return true
+    }
+
+    private static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
+        guard haystack.count >= needle.count else { return nil }
+        for index in 0...(haystack.count - needle.count) where haystack[index] == needle[0] {
+            if Array(haystack[index..<(index + needle.count)]) == needle { return index }
+        }
+        return nil
+    }
+}
+
+/// `close(2)` outside the connection class, whose `close()` would shadow it.
+private func closeSocket(_ descriptor: Int32) {
+    _ = close(descriptor)
+}
