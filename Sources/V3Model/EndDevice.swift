@@ -310,6 +310,7 @@ public struct V3NSEndDevice: Codable, Hashable, Sendable {
 
 /// The Application Server's part of a session: address, AppSKey and application downlink counter.
 public struct V3ASSession: Codable, Hashable, Sendable {
+    /// The session keys the Application Server holds: the AppSKey.
     public struct Keys: Codable, Hashable, Sendable {
         public var appSKey: V3KeyEnvelope?
         public init(appSKey: V3KeyEnvelope?) { self.appSKey = appSKey }
