@@ -29,7 +29,7 @@ func migrationTag(of journal: String) async throws -> String {
     ]
 
     @Test func exportsTheCreatedKeyToA0600FileAndTheSecretAuthenticates() async throws {
-        let fixture = try await MigrationFixture.start()
+        let fixture = try await StatusFixture.start()
         defer { Task { await fixture.stop() } }
         let run = await fixture.run()
         #expect(run.code == 0, "\(run.err)")
@@ -91,7 +91,7 @@ func migrationTag(of journal: String) async throws -> String {
     }
 
     @Test func csvHasAHeaderAndOneLinePerKey() async throws {
-        let fixture = try await MigrationFixture.start()
+        let fixture = try await StatusFixture.start()
         defer { Task { await fixture.stop() } }
         #expect(await fixture.run().code == 0)
         let tag = try await migrationTag(of: fixture.journal)
@@ -114,7 +114,7 @@ func migrationTag(of journal: String) async throws -> String {
     }
 
     @Test func anExistingFileIsReplacedOnlyWithForce() async throws {
-        let fixture = try await MigrationFixture.start()
+        let fixture = try await StatusFixture.start()
         defer { Task { await fixture.stop() } }
         #expect(await fixture.run().code == 0)
         let out = try fixture.v2.directory.write("keys.json", "precious\n", mode: 0o644)
@@ -136,7 +136,7 @@ func migrationTag(of journal: String) async throws -> String {
     }
 
     @Test func theJournalItselfIsNeverTheOutput() async throws {
-        let fixture = try await MigrationFixture.start()
+        let fixture = try await StatusFixture.start()
         defer { Task { await fixture.stop() } }
         #expect(await fixture.run().code == 0)
         let before = try Data(contentsOf: URL(fileURLWithPath: fixture.journal))

@@ -7,14 +7,14 @@ import TTNMigrateCLI
 
 /// The v2 simulator on the golden small estate and a v3 simulator, with a configuration that migrates
 /// one into the other and a journal path, for tests of what `run` leaves behind.
-struct MigrationFixture {
+struct StatusFixture {
     let v2: V2Fixture
     let v3: RunningV3Simulator
     let config: String
     let journal: String
 
     /// Starts both simulators; `split` serves the v3 IS and the JS/NS/AS cluster on two ports.
-    static func start(users: [String] = ["alice", "bob-smith"], split: Bool = false) async throws -> MigrationFixture {
+    static func start(users: [String] = ["alice", "bob-smith"], split: Bool = false) async throws -> StatusFixture {
         let v2 = try await V2Fixture.start()
         let v3: RunningV3Simulator
         do {
@@ -43,7 +43,7 @@ struct MigrationFixture {
             devices:
               frequency_plan: EU_863_870_TTN
             """)
-        return MigrationFixture(v2: v2, v3: v3, config: config, journal: v2.directory.file("journal.sqlite"))
+        return StatusFixture(v2: v2, v3: v3, config: config, journal: v2.directory.file("journal.sqlite"))
     }
 
     /// `ttn-migrate run --config … --journal …`, in-process.
@@ -98,7 +98,7 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
     // - gateway eui-b827ebfffe000001: 1 create step (IS); its only collaborator is the owner alice: no step.
     // Total 1 + 1 + 1 + 1 + 4 + 3 + 1 = 12 steps; 2 devices.
     @Test func afterAFullRunEverythingIsDoneAndCounted() async throws {
-        let fixture = try await MigrationFixture.start()
+        let fixture = try await StatusFixture.start()
         defer { Task { await fixture.stop() } }
         let run = await fixture.run()
         #expect(run.code == 0, "\(run.err)")
@@ -168,7 +168,7 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
     }
 
     @Test func jsonHasTheDocumentedKeysInTheirOrder() async throws {
-        let fixture = try await MigrationFixture.start()
+        let fixture = try await StatusFixture.start()
         defer { Task { await fixture.stop() } }
         #expect(await fixture.run().code == 0)
         let json = await fixture.status(["--format", "json"])
@@ -187,7 +187,7 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
     @Test func skippedAndFailedStepsAreNamedWithErrorCorrelationIDAndNextStep() async throws {
         // No v3 account for bob-smith: his collaborator step is skipped. A gateway with the estate's
         // gateway EUI already exists under another ID: the gateway create fails (409, with a correlation ID).
-        let fixture = try await MigrationFixture.start(users: ["alice"])
+        let fixture = try await StatusFixture.start(users: ["alice"])
         defer { Task { await fixture.stop() } }
         let taken = try await fixture.v3Request(
             "POST", "/api/v3/users/alice/gateways",
@@ -245,7 +245,7 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
 
     @Test func aDeviceWhoseClusterIsDownIsListedAsHalfRegistered() async throws {
         // IS up, JS/NS/AS down: each device's IS step is done, its other steps fail after the retries.
-        let fixture = try await MigrationFixture.start(split: true)
+        let fixture = try await StatusFixture.start(split: true)
         defer { Task { await fixture.stop() } }
         await fixture.v3.cluster.stop()
         let run = await fixture.run()
@@ -294,7 +294,7 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
     }
 
     @Test func statusWorksWhileARunHoldsTheJournal() async throws {
-        let fixture = try await MigrationFixture.start()
+        let fixture = try await StatusFixture.start()
         defer { Task { await fixture.stop() } }
         #expect(await fixture.run().code == 0)
         // A writer holding the journal, as a run in progress does.
