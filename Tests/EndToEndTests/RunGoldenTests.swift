@@ -19,7 +19,7 @@ import Testing
 /// keeps its ID, gets its EUI from it, name from `description`, OUTDOOR antenna with the location,
 /// brand/model attributes, EU_863_870, duty cycle enforced, and alice's own collaboration is not repeated.
 func normalizedState(_ fixture: MigrationFixture, tag: String) throws -> NSObject {
-    let address = fixture.v3.identityServerURL.replacingOccurrences(of: "http://", with: "")
+    let address = fixture.v3.clusterURL.replacingOccurrences(of: "http://", with: "")
     let text = fixture.state.replacingOccurrences(of: address, with: "{{V3_ADDRESS}}").replacingOccurrences(of: "[\(tag)]", with: "[{{TAG}}]")
     return try jsonObject(text)
 }
