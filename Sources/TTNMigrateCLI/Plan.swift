@@ -1,6 +1,9 @@
 import ArgumentParser
+import Executor
 import Foundation
+import HTTP
 import Plan
+import V3Client
 import V2Model
 
 extension TTNMigrate {
@@ -23,6 +26,9 @@ extension TTNMigrate {
         @Option(name: .long, help: "Write the plan to this file instead of stdout.")
         var out: String?
 
+        @Flag(name: .customLong("check-target"), help: "Also read v3 (auth_info, accounts, IDs) and report what would collide or fail. Writes nothing.")
+        var checkTarget = false
+
         func run() async throws {
             let configuration = try options.load()
             let mapping = try configuration.mappingOptions()
@@ -39,6 +45,20 @@ extension TTNMigrate {
             } else {
                 Console.current.out(String(decoding: rendered, as: UTF8.self).trimmingCharacters(in: .newlines))
             }
+            if checkTarget {
+                try await Self.check(plan, configuration: configuration)
+            }
+        }
+
+        /// Reads v3 and reports blockers and steps that would fail; exit 1 when there are any.
+        static func check(_ plan: MigrationPlan, configuration: MigrationConfiguration) async throws {
+            let apiKey = V3APIKeySecret(try configuration.target.apiKey.resolve(what: "the v3 API key"))
+            let http = HTTPClient(configuration: HTTPClientConfiguration(caFile: configuration.target.caFile, insecure: configuration.target.insecure))
+            let client = V3Client(http: http, endpoints: try configuration.endpoints(), apiKey: apiKey)
+            let report = try await TargetCheck.run(plan: plan, client: client)
+            Console.current.err("Target check (\(report.requests) reads, nothing written):")
+            for line in report.lines { Console.current.err("  " + line) }
+            if !report.blockers.isEmpty || !report.skips.isEmpty { throw ExitCode(1) }
         }
     }
 }
