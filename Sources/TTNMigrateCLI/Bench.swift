@@ -84,11 +84,10 @@ extension TTNMigrate {
 
             let simulator = try await BenchSimulatorProcess.start(
                 executable: executable, directory: directory, users: users, latencyMilliseconds: latencyMilliseconds)
-            let result: BenchResult
-            let interrupted: Bool
+            let measured: BenchResult?
             do {
                 configuration = Self.configuration(v3URL: simulator.v3URL, apiKeyFile: simulator.apiKeyFile)
-                (result, interrupted) = try await measure(
+                measured = try await measure(
                     configuration: configuration, snapshotFile: snapshotFile, journal: directory + "/journal.sqlite",
                     simulator: simulator, counts: counts)
             } catch {
@@ -96,7 +95,7 @@ extension TTNMigrate {
                 throw error
             }
             await simulator.stop()
-            if interrupted {
+            guard let result = measured else {
                 console.err("bench: interrupted; no figures")
                 throw ExitCode(130)
             }
@@ -111,11 +110,12 @@ extension TTNMigrate {
             }
         }
 
-        /// Runs the migration between two readings of both processes' counters.
+        /// Runs the migration between two readings of both processes' counters; nil when interrupted (Ctrl-C
+        /// reaches the simulator too, so it cannot be read any more).
         private func measure(
             configuration: MigrationConfiguration, snapshotFile: String, journal: String, simulator: BenchSimulatorProcess,
             counts: (applications: Int, gateways: Int, devices: Int)
-        ) async throws -> (BenchResult, interrupted: Bool) {
+        ) async throws -> BenchResult? {
             let console = Console.current
             var settings = MigrationRunner.Settings(journalPath: journal, snapshotPath: snapshotFile)
             settings.concurrency = concurrency
@@ -131,6 +131,7 @@ extension TTNMigrate {
             let outcome = try await runner.run(stop: stop, events: { _ in }, notes: { console.err("note: \($0)") })
             let wall = ContinuousClock.now - started
             let clientAfter = ProcessUsage.current()
+            if outcome.interrupted || stop.isStopped { return nil }
             let simulatorAfter = try await simulator.statistics()
             let durations = try await simulator.requestDurations().sorted()
             let summary = outcome.summary
@@ -145,7 +146,7 @@ extension TTNMigrate {
                 simulatorCPUSeconds: simulatorAfter.processCPUSeconds - simulatorBefore.processCPUSeconds,
                 clientPeakResidentBytes: clientAfter.peakResidentBytes, simulatorPeakResidentBytes: simulator.peakResidentBytes(),
                 latencies: durations)
-            return (result, outcome.interrupted)
+            return result
         }
 
         /// The owner of everything the generated estate creates (`SyntheticEstate`'s v2 owner).
