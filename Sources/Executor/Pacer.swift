@@ -31,8 +31,9 @@ actor ComponentPacer {
         guard limit.isPresent || limited else { return }
         let available = limit.available ?? (limited ? 0 : 1)
         guard available <= 0 || limited else { return }
-        let interval = Double(60) / Double(max(limit.limit ?? 60, 1))
-        let seconds = limited ? max(Double(limit.retry ?? 0), 1, interval) : interval
+        // A missing or nonsensical limit (0) says nothing about the interval; one second then.
+        let interval = limit.limit.map { $0 > 0 ? Double(60) / Double($0) : 1 } ?? 1
+        let seconds = min(limited ? max(Double(limit.retry ?? 0), 1, interval) : interval, 60)
         let until = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         blockedUntil = max(blockedUntil, until)
     }

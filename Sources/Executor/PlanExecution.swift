@@ -79,7 +79,13 @@ public enum PlanExecution {
         case .deviceJS(let device):
             return try registryStep(step, server: .joinServer, prefix: "/js", ids: device.ids, device: device, mask: device.fieldMask, summary: summary)
         case .deviceNS(let device):
-            return try registryStep(step, server: .networkServer, prefix: "/ns", ids: device.ids, device: device, mask: device.fieldMask, summary: summary)
+            // A carried session starts now (DESIGN.md §4); the plan leaves it empty to stay the same on
+            // every run, and the read-back ignores it.
+            let stamped = device.stampingSessionStart(at: Date())
+            var nsStep = try registryStep(step, server: .networkServer, prefix: "/ns", ids: device.ids, device: stamped, mask: stamped.fieldMask, summary: summary)
+            nsStep.operation.expected = try json(device)
+            nsStep.operation.readFieldMask = device.fieldMask
+            return nsStep
         case .deviceAS(let device):
             return try registryStep(step, server: .applicationServer, prefix: "/as", ids: device.ids, device: device, mask: device.fieldMask, summary: summary)
         }

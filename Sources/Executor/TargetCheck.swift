@@ -43,9 +43,9 @@ public struct TargetCheckReport: Sendable {
 public enum TargetCheck {
     /// Checks the key (`auth_info`), its rights, the owner and collaborator accounts, and whether each
     /// application and gateway ID is free, already ours, or taken.
-    public static func run(plan: MigrationPlan, client: V3Client, concurrency: Int = 8) async throws -> TargetCheckReport {
+    public static func run(plan: MigrationPlan, client: V3Client, concurrency: Int = 8, retry: RetryPolicy = RetryPolicy()) async throws -> TargetCheckReport {
         var report = TargetCheckReport(keyOwner: nil, missingRights: [], blockers: [], skips: [], alreadyPresent: [], requests: 1)
-        let info = try await client.authInfo()
+        let info = try await retryingRead(policy: retry) { try await client.authInfo() }
         if let user = info.apiKey?.entityIDs?.userIDs?.userID {
             report.keyOwner = "user \(user)"
         } else if let organization = info.apiKey?.entityIDs?.organizationIDs?.organizationID {
@@ -69,14 +69,15 @@ public enum TargetCheck {
             default: break
             }
         }
-        let ownerExists = try await accountExists(plan.owner, client: client)
+        let owner = plan.owner
+        let ownerExists = try await retryingRead(policy: retry) { try await accountExists(owner, client: client) }
         report.requests += 1
         if !ownerExists {
             report.blockers.append("the owner \(plan.owner) has no v3 account; set `target.owner` to an existing user or organization")
         }
         for (account, stepIDs) in accounts.sorted(by: { $0.key < $1.key }) where account != plan.owner {
             report.requests += 1
-            if try await !accountExists(account, client: client) {
+            if try await !retryingRead(policy: retry, { try await accountExists(account, client: client) }) {
                 for id in stepIDs {
                     report.skips.append(.init(stepID: id, reason: "\(account) has no v3 account: map the v2 username with `users:` or create the account first"))
                 }
@@ -89,7 +90,7 @@ public enum TargetCheck {
             var pending = creates[...]
             func addNext() {
                 guard let step = pending.popFirst() else { return }
-                group.addTask { (step.id, try await step.operation.reconcile(with: client, hasStoredSecret: false)) }
+                group.addTask { (step.id, try await retryingRead(policy: retry) { try await step.operation.reconcile(with: client, hasStoredSecret: false) }) }
             }
             for _ in 0..<max(1, concurrency) { addNext() }
             while let (id, outcome) = try await group.next() {

@@ -158,11 +158,14 @@ public enum DeviceMapping {
         var asSession: V3ASSession?
         if carriesSession, let devAddr, let nwkSKey, let appSKey {
             let address = V3DevAddr(validatedHex: devAddr.hex)
+            let sessionKeyID = isOTAA ? Self.sessionKeyID(devEUI: lorawan.devEui?.hex ?? "", devAddr: devAddr.hex, v2ID: device.devId) : nil
             nsSession = V3NSSession(
-                devAddr: address, keys: V3NSSessionKeys(fNwkSIntKey: V3KeyEnvelope(key: V3AESKey(validatedHex: nwkSKey.hex))),
+                devAddr: address,
+                keys: V3NSSessionKeys(fNwkSIntKey: V3KeyEnvelope(key: V3AESKey(validatedHex: nwkSKey.hex)), sessionKeyID: sessionKeyID),
                 lastFCntUp: lorawan.fCntUp ?? 0, lastNFCntDown: lorawan.fCntDown ?? 0)
             asSession = V3ASSession(
-                devAddr: address, keys: V3ASSession.Keys(appSKey: V3KeyEnvelope(key: V3AESKey(validatedHex: appSKey.hex))),
+                devAddr: address,
+                keys: V3ASSession.Keys(appSKey: V3KeyEnvelope(key: V3AESKey(validatedHex: appSKey.hex)), sessionKeyID: sessionKeyID),
                 lastAFCntDown: lorawan.fCntDown ?? 0)
         }
         let networkServer = V3NSEndDevice(
@@ -180,6 +183,27 @@ public enum DeviceMapping {
             v2ApplicationID: context.v2ApplicationID, v2DeviceID: device.devId, activation: activation,
             identityServer: identityServer, joinServer: joinServer, networkServer: networkServer,
             applicationServer: applicationServer))
+    }
+
+    /// A session key ID for a carried OTAA session: 16 bytes derived from the device's DevEUI, DevAddr and
+    /// v2 ID (FNV-1a), base64. Derived, not random, so the plan is the same on every run and a resumed run
+    /// sends the same ID; it only names the session, it protects nothing.
+    public static func sessionKeyID(devEUI: String, devAddr: String, v2ID: String) -> String {
+        func fnv1a(_ text: String, seed: UInt64) -> UInt64 {
+            var hash = seed
+            for byte in text.utf8 {
+                hash ^= UInt64(byte)
+                hash &*= 0x100_0000_01b3
+            }
+            return hash
+        }
+        let input = "ttn-migrate/session/\(devEUI)/\(devAddr)/\(v2ID)"
+        var bytes: [UInt8] = []
+        for seed: UInt64 in [0xcbf2_9ce4_8422_2325, 0x8422_2325_cbf2_9ce4] {
+            let value = fnv1a(input, seed: seed)
+            bytes += (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * $0)) }
+        }
+        return Data(bytes).base64EncodedString()
     }
 
     private static func missingSessionParts(_ parts: [Bool]) -> String {

@@ -59,10 +59,13 @@ public enum EstateMapper {
 
         // Applications: selection, then IDs over the selected ones.
         var selected: [V2ApplicationRecord] = []
+        var seenApplications = Set<String>()
         for record in records {
             let application = record.application
             let entity = EntityRef(kind: .application, v2ID: application.id)
-            if !options.includeApplications.includes(application.id) {
+            if !seenApplications.insert(application.id).inserted {
+                duplicate(entity, warnings: &warnings, skipped: &skipped)
+            } else if !options.includeApplications.includes(application.id) {
                 skipped.append(SkippedEntity(entity, reason: "not selected by include.applications"))
             } else if application.isDeleted && !options.includeDeleted {
                 warnings.append(MappingWarning(
@@ -83,12 +86,15 @@ public enum EstateMapper {
                 warnings: &warnings, skipped: &skipped, renames: &renames, deviceRenames: &deviceRenames)
             applications.append(mapped)
         }
-        removeDuplicateEUIPairs(&applications, warnings: &warnings, skipped: &skipped)
+        removeDuplicateEUIPairs(&applications, warnings: &warnings, skipped: &skipped, renames: &deviceRenames)
 
         // Gateways.
         var selectedGateways: [V2Gateway] = []
+        var seenGateways = Set<String>()
         for gateway in v2Gateways {
-            if options.includeGateways.includes(gateway.id) {
+            if !seenGateways.insert(gateway.id).inserted {
+                duplicate(EntityRef(kind: .gateway, v2ID: gateway.id), warnings: &warnings, skipped: &skipped)
+            } else if options.includeGateways.includes(gateway.id) {
                 selectedGateways.append(gateway)
             } else {
                 skipped.append(SkippedEntity(EntityRef(kind: .gateway, v2ID: gateway.id), reason: "not selected by include.gateways"))
@@ -100,12 +106,6 @@ public enum EstateMapper {
         for v2 in selectedGateways {
             let id = gatewayIDs[v2.id]!
             let entity = EntityRef(kind: .gateway, v2ID: v2.id, v3ID: id.id)
-            if id.changed {
-                renames.append(IDRename(kind: .gateway, v2ID: v2.id, v3ID: id.id, reasons: id.reasons))
-                if let warning = IDMapping.warning(kind: .gateway, v2ID: v2.id, v3ID: id.id, assigned: id, renameHint: "rename: gateways") {
-                    warnings.append(warning)
-                }
-            }
             let eui = options.gatewayEUIs[v2.id].flatMap { try? V3EUI(hex: $0) } ?? GatewayMapping.euiFromID(v2.id)
             if let eui {
                 if let holder = gatewaysByEUI[eui] {
@@ -116,7 +116,14 @@ public enum EstateMapper {
                     continue
                 }
                 gatewaysByEUI[eui] = v2.id
-            } else {
+            }
+            if id.changed {
+                renames.append(IDRename(kind: .gateway, v2ID: v2.id, v3ID: id.id, reasons: id.reasons))
+                if let warning = IDMapping.warning(kind: .gateway, v2ID: v2.id, v3ID: id.id, assigned: id, renameSection: "gateways") {
+                    warnings.append(warning)
+                }
+            }
+            if eui == nil {
                 warnings.append(MappingWarning(
                     .gatewayNoEUI, entity,
                     "gateway \"\(v2.id)\" has no known EUI (its ID is not eui-<16 hex digits>); it is created without one, so only gRPC/MQTT connections can use it. Add `gateway_euis: {\(v2.id): <EUI>}` for a UDP or Basic Station gateway"))
@@ -142,7 +149,7 @@ public enum EstateMapper {
         let entity = EntityRef(kind: .application, v2ID: v2.id, v3ID: id.id)
         if id.changed {
             renames.append(IDRename(kind: .application, v2ID: v2.id, v3ID: id.id, reasons: id.reasons))
-            if let warning = IDMapping.warning(kind: .application, v2ID: v2.id, v3ID: id.id, assigned: id, renameHint: "rename: applications") {
+            if let warning = IDMapping.warning(kind: .application, v2ID: v2.id, v3ID: id.id, assigned: id, renameSection: "applications") {
                 warnings.append(warning)
             }
         }
@@ -197,7 +204,16 @@ public enum EstateMapper {
         warnings: inout [MappingWarning], skipped: inout [SkippedEntity], renames: inout [IDRename]
     ) -> [MappedDevice] {
         guard !v2Devices.isEmpty else { return [] }
-        let sorted = v2Devices.sorted { $0.devId < $1.devId }
+        var seenDevices = Set<String>()
+        var sorted: [V2Device] = []
+        sorted.reserveCapacity(v2Devices.count)
+        for device in v2Devices.sorted(by: { $0.devId < $1.devId }) {
+            if seenDevices.insert(device.devId).inserted {
+                sorted.append(device)
+            } else {
+                duplicate(EntityRef(kind: .device, v2ID: "\(v2ApplicationID)/\(device.devId)"), warnings: &warnings, skipped: &skipped)
+            }
+        }
         guard let plan = options.deviceFrequencyPlansByApplication[v2ApplicationID] ?? options.deviceFrequencyPlan else {
             warnings.append(MappingWarning(
                 .deviceNoFrequencyPlan, EntityRef(kind: .application, v2ID: v2ApplicationID, v3ID: v3ApplicationID),
@@ -224,7 +240,7 @@ public enum EstateMapper {
             case .mapped(let mapped):
                 if id.changed {
                     renames.append(IDRename(kind: .device, v2ID: v2Path, v3ID: v3Path, reasons: id.reasons))
-                    if let warning = IDMapping.warning(kind: .device, v2ID: v2Path, v3ID: v3Path, assigned: id, renameHint: nil) {
+                    if let warning = IDMapping.warning(kind: .device, v2ID: v2Path, v3ID: v3Path, assigned: id, renameSection: nil) {
                         warnings.append(warning)
                     }
                 }
@@ -239,9 +255,11 @@ public enum EstateMapper {
     /// v3 keeps a JoinEUI/DevEUI pair unique over the whole deployment: the first device (applications
     /// and devices sorted by v2 ID) keeps it, later ones are skipped. A missing JoinEUI counts as zero.
     private static func removeDuplicateEUIPairs(
-        _ applications: inout [MappedApplication], warnings: inout [MappingWarning], skipped: inout [SkippedEntity]
+        _ applications: inout [MappedApplication], warnings: inout [MappingWarning], skipped: inout [SkippedEntity],
+        renames: inout [IDRename]
     ) {
         var holders: [String: String] = [:]
+        var removed = Set<String>()
         for index in applications.indices {
             var kept: [MappedDevice] = []
             kept.reserveCapacity(applications[index].devices.count)
@@ -255,6 +273,7 @@ public enum EstateMapper {
                         .deviceEUIPairDuplicate, entity,
                         "device \"\(v2Path)\" has JoinEUI \((ids.joinEUI ?? .zero).hex) and DevEUI \(ids.devEUI?.hex ?? "") like device \"\(holder)\"; v3 allows one device per pair, so it is not migrated. Remove the duplicate in v2 or register it in v3 by hand"))
                     skipped.append(SkippedEntity(entity, reason: "EUI pair already used by device \"\(holder)\"", warning: .deviceEUIPairDuplicate))
+                    removed.insert(v2Path)
                 } else {
                     holders[pair] = v2Path
                     kept.append(device)
@@ -262,6 +281,20 @@ public enum EstateMapper {
             }
             applications[index].devices = kept
         }
+        if !removed.isEmpty {
+            // A skipped device is not renamed: drop its rename and the warning about it.
+            let idCodes: Set<WarningCode> = [.idInvalidFixed, .idTooShort, .idTooLong, .idBlocklisted, .idCollision]
+            renames.removeAll { removed.contains($0.v2ID) }
+            warnings.removeAll { $0.entity.kind == .device && idCodes.contains($0.code) && removed.contains($0.entity.v2ID) }
+        }
+    }
+
+    /// A second entity with the same v2 ID in one snapshot (only a damaged or hand-edited file has one).
+    private static func duplicate(_ entity: EntityRef, warnings: inout [MappingWarning], skipped: inout [SkippedEntity]) {
+        warnings.append(MappingWarning(
+            .snapshotDuplicateID, entity,
+            "the snapshot lists \(entity.kind.rawValue) \"\(entity.v2ID)\" more than once; only the first is migrated. Take a new snapshot with `ttn-migrate snapshot`"))
+        skipped.append(SkippedEntity(entity, reason: "listed twice in the snapshot", warning: .snapshotDuplicateID))
     }
 
     /// Warnings for configuration entries naming v2 IDs the estate does not have.

@@ -172,7 +172,7 @@ public enum IDMapping {
     }
 
     /// The warning for an ID change, telling how to choose another ID (nil when unchanged or renamed).
-    static func warning(kind: EntityKind, v2ID: String, v3ID: String, assigned: AssignedID, renameHint: String?) -> MappingWarning? {
+    static func warning(kind: EntityKind, v2ID: String, v3ID: String, assigned: AssignedID, renameSection: String?) -> MappingWarning? {
         guard let code = warningCode(for: assigned.reasons) else { return nil }
         let why: String
         switch code {
@@ -182,10 +182,10 @@ public enum IDMapping {
         case .idTooLong: why = "v3 IDs are at most 36 characters"
         default: why = "v3 IDs allow only lower-case letters, digits and single dashes"
         }
-        let hint = renameHint.map { " To choose the ID yourself, add `\($0): {\(v2ID): <new-id>}` to the configuration." } ?? ""
+        let hint = renameSection.map { " To choose the ID yourself, add `rename: {\($0): {\(v2ID): <new-id>}}` to the configuration." } ?? ""
         return MappingWarning(
             code, EntityRef(kind: kind, v2ID: v2ID, v3ID: v3ID),
-            "\(kind.rawValue) \"\(v2ID)\" becomes \"\(assigned.id)\" in v3: \(why).\(hint)")
+            "\(kind.rawValue) \"\(v2ID)\" becomes \"\(v3ID)\" in v3: \(why).\(hint)")
     }
 
     private static func cutToMaxLength(_ id: String) -> String {

@@ -127,6 +127,8 @@ public enum WarningCode: String, Codable, Hashable, Sendable, CaseIterable {
     case apiKeyNameCut = "api-key-name-cut"
     /// The configuration names a v2 ID the estate does not have.
     case configUnknownID = "config-unknown-id"
+    /// The snapshot lists one v2 ID twice: the later one is skipped.
+    case snapshotDuplicateID = "snapshot-duplicate-id"
 }
 
 /// Something the user should know or act on; never thrown, always listed in the plan.

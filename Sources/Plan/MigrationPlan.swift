@@ -124,6 +124,11 @@ public struct PlanSummary: Hashable, Sendable, Encodable {
     public struct EntityCounts: Hashable, Sendable, Encodable {
         public var planned: Int
         public var skipped: Int
+
+        public init(planned: Int, skipped: Int) {
+            self.planned = planned
+            self.skipped = skipped
+        }
     }
 
     /// Every `EntityKind` but `configuration`, zeros included.

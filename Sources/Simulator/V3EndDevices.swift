@@ -253,8 +253,11 @@ extension V3Engine {
         let stored = state.nsDevices[id]
 
         func sets(_ path: String) -> Bool { V3Engine.maskSets(mask, path) }
-        /// The value the device will have: the request's where the mask sets it, else the stored one.
-        func value(_ path: String) -> V3JSON? { sets(path) ? device[path: path] : stored?[path: path] }
+        var effectiveMask = mask
+        if stored == nil { effectiveMask += creationIDPaths(device) }
+        /// The device as this Set would leave it: the request's values where the mask sets them, else the stored ones.
+        let effective = apply(mask: effectiveMask, from: device, to: stored ?? .object([:]), schema: deviceSchema)
+        func value(_ path: String) -> V3JSON? { effective[path: path] }
         func isZero(_ path: String) -> Bool {
             guard let value = value(path) else { return true }
             if case .string(let text) = value, V3Engine.isBytesPath(path) { return V3Hex.isZero(text) }
@@ -319,7 +322,9 @@ extension V3Engine {
                     throw V3Failure.fieldValue(ns, field: path)
                 }
             }
-            if supportsJoin, isZero("session.keys.session_key_id") {
+            // OTAA with a session: the session key ID must be set by this request or come with a stored session
+            // (the NS checks the path is present, not that it is non-zero).
+            if supportsJoin, !sets("session.keys.session_key_id"), stored?[path: "session"] == nil {
                 throw V3Failure.fieldValue(ns, field: "session.keys.session_key_id")
             }
         }
@@ -332,9 +337,7 @@ extension V3Engine {
             }
         }
 
-        var effective = mask
-        if stored == nil { effective += creationIDPaths(device) }
-        var updated = apply(mask: effective, from: device, to: stored ?? .object([:]), schema: deviceSchema)
+        var updated = effective
         if sets("session.keys.f_nwk_s_int_key.key"), !usesNwkKey, let fNwkSIntKey = updated[path: "session.keys.f_nwk_s_int_key.key"] {
             updated.set(path: "session.keys.s_nwk_s_int_key.key", to: fNwkSIntKey)
             updated.set(path: "session.keys.nwk_s_enc_key.key", to: fNwkSIntKey)

@@ -130,24 +130,26 @@ struct V3Engine: Sendable {
     /// The caller's API key, from `Authorization: Bearer <token>` (scheme case-insensitive).
     func authenticate(_ call: V3Call, _ state: V3State) throws(V3Failure) -> V3APIKeyRecord {
         guard let header = call.headers["authorization"], !header.isEmpty else { throw V3Failure.unauthenticated }
-        let trimmed = header.trimmingCharacters(in: .whitespaces)
-        guard let space = trimmed.firstIndex(of: " ") else { throw V3Failure.unsupportedAuthorization }
-        guard trimmed[..<space].lowercased() == "bearer" else { throw V3Failure.unsupportedAuthorization }
-        let token = trimmed[trimmed.index(after: space)...].trimmingCharacters(in: .whitespaces)
+        guard let space = header.firstIndex(of: " ") else { throw V3Failure.unsupportedAuthorization }
+        guard header[..<space].lowercased() == "bearer" else { throw V3Failure.unsupportedAuthorization }
+        let token = header[header.index(after: space)...].drop(while: { $0 == " " })
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        // A known key is checked first (its format is valid by construction); only a miss needs the format check
+        // that decides between `token` (400) and `api_key_not_found` (401).
+        if parts.count == 3, parts[0] == V3Token.apiKeyType, let key = state.apiKeys[String(parts[1])] {
+            guard key.secret == parts[2] else { throw V3Failure.invalidAuthorization }
+            if let expires = key.expiresAt, expires <= now() { throw V3Failure.apiKeyExpired }
+            return key
+        }
         guard parts.count == 3, V3Token.isBase32(parts[1]), V3Token.isBase32(parts[2]) else { throw V3Failure.invalidToken }
         switch parts[0] {
         case Substring(V3Token.apiKeyType):
-            break
+            throw V3Failure.apiKeyNotFound
         case Substring(V3Token.accessTokenType), Substring(V3Token.sessionType):
             throw V3Failure(code: 16, namespace: "pkg/identityserver", name: "token_not_found", format: "access token not found")
         default:
             throw V3Failure.invalidToken
         }
-        guard let key = state.apiKeys[String(parts[1])] else { throw V3Failure.apiKeyNotFound }
-        guard key.secret == parts[2] else { throw V3Failure.invalidAuthorization }
-        if let expires = key.expiresAt, expires <= now() { throw V3Failure.apiKeyExpired }
-        return key
     }
 
     /// The caller's rights on an entity (pkg/identityserver/rights.go `getRights`): direct and organization
@@ -356,7 +358,9 @@ struct V3Engine: Sendable {
         }
         var page = 1
         if let text = call.query["page"] {
-            guard let value = Int(text), value >= 0 else { throw V3Failure.malformedBody("invalid value for query parameter `page`: \(text)") }
+            guard let value = Int(text), value >= 0, value <= 1_000_000_000 else {
+                throw V3Failure.malformedBody("invalid value for query parameter `page`: \(text)")
+            }
             page = max(value, 1)
         }
         let start = min((page - 1) * limit, items.count)

@@ -57,8 +57,17 @@ public enum V3JSON: Sendable, Equatable {
     /// The value at a dotted path (`"session.keys.app_s_key.key"`), or nil when any step is missing.
     public subscript(path path: String) -> V3JSON? {
         var current = self
-        for component in path.split(separator: ".", omittingEmptySubsequences: true) {
-            guard case .object(let fields) = current, let next = fields[String(component)] else { return nil }
+        var rest = Substring(path)
+        while !rest.isEmpty {
+            let key: Substring
+            if let dot = rest.firstIndex(of: ".") {
+                key = rest[..<dot]
+                rest = rest[rest.index(after: dot)...]
+            } else {
+                key = rest
+                rest = ""
+            }
+            guard case .object(let fields) = current, let next = fields[String(key)] else { return nil }
             current = next
         }
         return current
@@ -67,7 +76,7 @@ public enum V3JSON: Sendable, Equatable {
     /// Sets `value` at a dotted path, creating intermediate objects; a nil value removes the path and any
     /// parent object it leaves empty.
     public mutating func set(path: String, to value: V3JSON?) {
-        let components = path.split(separator: ".", omittingEmptySubsequences: true).map(String.init)
+        let components = path.split(separator: ".", omittingEmptySubsequences: true)
         guard !components.isEmpty else {
             self = value ?? .object([:])
             return
@@ -75,16 +84,18 @@ public enum V3JSON: Sendable, Equatable {
         V3JSON.set(&self, components[...], value)
     }
 
-    private static func set(_ node: inout V3JSON, _ components: ArraySlice<String>, _ value: V3JSON?) {
-        var fields = node.objectValue ?? [:]
-        let key = components[components.startIndex]
+    private static func set(_ node: inout V3JSON, _ components: ArraySlice<Substring>, _ value: V3JSON?) {
+        var fields: [String: V3JSON]
+        if case .object(let existing) = node { fields = existing } else { fields = [:] }
+        // Release the enum's reference first so the dictionary is mutated in place, not copied.
+        node = .null
+        let key = String(components[components.startIndex])
         if components.count == 1 {
             fields[key] = value
         } else {
-            var child = fields[key] ?? .object([:])
-            if child.objectValue == nil { child = .object([:]) }
+            var child = fields.removeValue(forKey: key) ?? .object([:])
             set(&child, components.dropFirst(), value)
-            if let childFields = child.objectValue, childFields.isEmpty {
+            if case .object(let childFields) = child, childFields.isEmpty {
                 fields[key] = nil
             } else {
                 fields[key] = child

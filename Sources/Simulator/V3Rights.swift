@@ -15,7 +15,15 @@ struct V3Rights: Sendable, Equatable, Hashable {
     }
 
     var isEmpty: Bool { mask == 0 }
-    var numbers: [Int] { (0..<64).filter { mask & (1 << UInt64($0)) != 0 } }
+    var numbers: [Int] {
+        var result: [Int] = []
+        var rest = mask
+        while rest != 0 {
+            result.append(rest.trailingZeroBitCount)
+            rest &= rest - 1
+        }
+        return result
+    }
 
     func contains(_ number: Int) -> Bool { mask & (1 << UInt64(number)) != 0 }
     func includesAll(_ other: V3Rights) -> Bool { mask & other.mask == other.mask }
@@ -64,8 +72,10 @@ struct V3RightsCatalogue: Sendable {
     /// `Rights.Implied()`: each right plus its implied set, one level (pkg/ttnpb/rights.go).
     func implied(_ rights: V3Rights) -> V3Rights {
         var result = rights
-        for number in rights.numbers {
-            if let extra = impliedByNumber[number] { result = result.union(extra) }
+        var rest = rights.mask
+        while rest != 0 {
+            if let extra = impliedByNumber[rest.trailingZeroBitCount] { result = result.union(extra) }
+            rest &= rest - 1
         }
         return result
     }

@@ -30,8 +30,9 @@ public struct V3SimulatorConfig: Sendable {
 }
 
 /// A configuration the simulator cannot start with; says which value is wrong and how to fix it.
-public struct V3SimulatorConfigError: Error, Sendable, CustomStringConvertible {
+public struct V3SimulatorConfigError: Error, Sendable, CustomStringConvertible, LocalizedError {
     public let description: String
+    public var errorDescription: String? { description }
 }
 
 /// The simulated The Things Stack v3 API (Identity, Join, Network and Application Servers) over in-memory state.
@@ -48,6 +49,10 @@ public struct V3SimulatorConfigError: Error, Sendable, CustomStringConvertible {
 /// stack would silently drop it. That is what catches a client sending AppSKey to the Network Server.
 public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
     private let box: V3StateBox
+    /// Sums the thread CPU spent applying requests (the benchmark's "v3 rules" figure); nil: not measured.
+    let rulesCPUMeter: V3CPUMeter?
+    /// Admits one request at a time to the rules in `handle` (shared by the views, like the state).
+    private let gate: V3Gate
     private let engine: V3Engine
     private let router: V3Router
     /// The components this view answers for.
@@ -57,7 +62,11 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
     public let apiKey: String
 
     /// Starts an empty stack with the configured accounts and key; `tables` overrides the reference tables.
-    public init(config: V3SimulatorConfig, tables: V3Tables? = nil) throws {
+    public convenience init(config: V3SimulatorConfig, tables: V3Tables? = nil) throws {
+        try self.init(config: config, tables: tables, measuringRulesCPU: false)
+    }
+
+    init(config: V3SimulatorConfig, tables: V3Tables?, measuringRulesCPU: Bool) throws {
         let tables = try tables ?? V3Tables.reference()
         let engine = try V3Engine(tables: tables, now: config.now)
         guard let owner = config.users.first else {
@@ -96,6 +105,8 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
                                  expiresAt: nil, sequence: state.nextSequence())
         state.apiKeys[key.id] = key
         self.box = V3StateBox(state: state)
+        self.rulesCPUMeter = measuringRulesCPU ? V3CPUMeter() : nil
+        self.gate = V3Gate()
         self.engine = engine
         self.components = V3Component.all
         self.router = V3Router(routes: tables.routes, serving: V3Component.all)
@@ -104,6 +115,8 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
 
     private init(sharing other: V3Simulator, components: Set<V3Component>) {
         box = other.box
+        rulesCPUMeter = other.rulesCPUMeter
+        gate = other.gate
         engine = other.engine
         apiKey = other.apiKey
         self.components = components
@@ -158,58 +171,101 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
     }
 
     /// Answers one request (reference/v3-api.md §1, §9).
+    ///
+    /// Routing, body parsing and writing the answer run concurrently; the rules run one request at a time behind
+    /// an actor, so a request waiting its turn suspends instead of blocking one of the few cooperative threads
+    /// the HTTP server needs.
     public func handle(_ request: SimRequest) async -> SimResponse {
-        respond(to: request)
-    }
-
-    /// Synchronous `handle`, for callers outside an async context.
-    public func respond(to request: SimRequest) -> SimResponse {
-        var response = answer(request)
-        // The limiter's state rides on every answer of a limited server, errors included (§10).
-        if let limit = request.rateLimit {
-            response.headers.merge(limit.headers) { _, new in new }
+        switch prepare(request) {
+        case .answered(let response):
+            return finish(response, request)
+        case .call(let call):
+            let result = await gate.run { self.execute(call) }
+            return finish(render(result), request)
         }
-        return response
     }
 
-    private func answer(_ request: SimRequest) -> SimResponse {
-        let correlationID = V3Token.correlationID()
+    /// Synchronous `handle`, for callers outside an async context (tests, the benchmark's rules-only figure).
+    public func respond(to request: SimRequest) -> SimResponse {
+        switch prepare(request) {
+        case .answered(let response):
+            return finish(response, request)
+        case .call(let call):
+            return finish(render(execute(call)), request)
+        }
+    }
+
+    private enum Prepared {
+        case answered(SimResponse)
+        case call(V3Call)
+    }
+
+    /// Routes the request and parses its body; routing and decoding errors are answered here.
+    private func prepare(_ request: SimRequest) -> Prepared {
         let prefix = "/api/v3"
         guard request.path == prefix || request.path.hasPrefix(prefix + "/") else {
-            return V3Failure.notFound.response(correlationID: correlationID)
+            return .answered(V3Failure.notFound.response(correlationID: ""))
         }
         let path = request.path.dropFirst(prefix.count)
         switch router.match(method: request.method.uppercased(), path: path) {
         case .notFound:
-            return V3Failure.notFound.response(correlationID: correlationID)
+            return .answered(V3Failure.notFound.response(correlationID: ""))
         case .methodNotAllowed:
-            return V3Failure.methodNotAllowed.response(correlationID: correlationID)
+            return .answered(V3Failure.methodNotAllowed.response(correlationID: ""))
         case .found(let route, let parameters):
+            var body: [String: V3JSON] = [:]
+            if route.hasBody, !request.body.isEmpty {
+                let parsed: V3JSON
+                do {
+                    parsed = try V3JSON.parse(request.body)
+                } catch {
+                    return .answered(V3Failure.malformedBody(error.description).response(correlationID: ""))
+                }
+                guard case .object(let fields) = parsed else {
+                    return .answered(V3Failure.malformedBody("the request body must be a JSON object").response(correlationID: ""))
+                }
+                body = fields
+            }
+            return .call(V3Call(route: route, parameters: parameters, query: request.query, headers: request.headers, body: body))
+        }
+    }
+
+    /// Applies a routed request to the state under the state lock.
+    private func execute(_ call: V3Call) -> Result<V3Reply, V3Failure> {
+        guard let meter = rulesCPUMeter else { return executeUnmetered(call) }
+        let start = V3CPU.thread()
+        let result = executeUnmetered(call)
+        meter.add(V3CPU.thread() - start)
+        return result
+    }
+
+    private func executeUnmetered(_ call: V3Call) -> Result<V3Reply, V3Failure> {
+        box.withState { (state: inout V3State) -> Result<V3Reply, V3Failure> in
             do throws(V3Failure) {
-                var body: [String: V3JSON] = [:]
-                if route.hasBody, !request.body.isEmpty {
-                    let parsed: V3JSON
-                    do {
-                        parsed = try V3JSON.parse(request.body)
-                    } catch {
-                        throw V3Failure.malformedBody(error.description)
-                    }
-                    guard case .object(let fields) = parsed else {
-                        throw V3Failure.malformedBody("the request body must be a JSON object")
-                    }
-                    body = fields
-                }
-                let call = V3Call(route: route, parameters: parameters, query: request.query, headers: request.headers, body: body)
-                let reply = try box.withState { (state: inout V3State) throws(V3Failure) -> V3Reply in
-                    try engine.dispatch(call, state: &state)
-                }
-                var headers = reply.headers
-                headers["Content-Type"] = "application/json"
-                return SimResponse(status: 200, headers: headers, body: reply.body.serialized())
+                return .success(try engine.dispatch(call, state: &state))
             } catch {
-                return error.response(correlationID: correlationID)
+                return .failure(error)
             }
         }
+    }
+
+    private func render(_ result: Result<V3Reply, V3Failure>) -> SimResponse {
+        switch result {
+        case .success(let reply):
+            var headers = reply.headers
+            headers["Content-Type"] = "application/json"
+            return SimResponse(status: 200, headers: headers, body: reply.body.serialized())
+        case .failure(let failure):
+            return failure.response(correlationID: V3Token.correlationID())
+        }
+    }
+
+    /// The limiter's state rides on every answer of a limited server, errors included (§10).
+    private func finish(_ response: SimResponse, _ request: SimRequest) -> SimResponse {
+        guard let limit = request.rateLimit else { return response }
+        var answer = response
+        answer.headers.merge(limit.headers) { _, new in new }
+        return answer
     }
 
     /// 503 with `pkg/util/store:database_unavailable`, for an injected unavailability fault.
@@ -243,6 +299,31 @@ final class V3StateBox: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         return try body(&state)
+    }
+}
+
+/// A sum of CPU time, added to from any thread.
+final class V3CPUMeter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var sum = Duration.zero
+
+    var total: Duration {
+        lock.lock()
+        defer { lock.unlock() }
+        return sum
+    }
+
+    func add(_ spent: Duration) {
+        lock.lock()
+        sum += spent
+        lock.unlock()
+    }
+}
+
+/// Runs the rules of one request at a time; waiting requests suspend (they do not block a thread).
+actor V3Gate {
+    func run<T: Sendable>(_ body: @Sendable () -> T) -> T {
+        body()
     }
 }
 
@@ -292,7 +373,7 @@ enum V3Token {
     }
 
     static func isBase32(_ text: Substring) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { alphabet.contains($0) }
+        !text.isEmpty && text.utf8.allSatisfy { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) || (UInt8(ascii: "2")...UInt8(ascii: "7")).contains($0) }
     }
 
     static func generate() -> (id: String, secret: String) {

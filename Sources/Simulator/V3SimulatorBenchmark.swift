@@ -24,11 +24,14 @@ public enum V3SimulatorBenchmark {
         public var inFlight: Int
         /// Devices each connection registers (five requests each).
         public var devicesPerConnection: Int
+        /// Keep the server's request log (as `simulate` does); off shows the log's share of the CPU.
+        public var recordsRequests: Bool
 
-        public init(latency: Duration = .milliseconds(20), inFlight: Int = 64, devicesPerConnection: Int = 10) {
+        public init(latency: Duration = .milliseconds(20), inFlight: Int = 64, devicesPerConnection: Int = 10, recordsRequests: Bool = true) {
             self.latency = latency
             self.inFlight = inFlight
             self.devicesPerConnection = devicesPerConnection
+            self.recordsRequests = recordsRequests
         }
     }
 
@@ -64,17 +67,30 @@ public enum V3SimulatorBenchmark {
 
     /// Runs one burst against a fresh simulator and server; both are stopped before it returns.
     public static func run(_ options: Options = Options()) async throws -> Result {
-        let simulator = try V3Simulator(config: V3SimulatorConfig(users: ["bench"]))
+        try await run(options, constantAnswer: false)
+    }
+
+    /// The same burst against a server whose API answers every request with a constant `{}` at once: what the
+    /// HTTP server layer (FlyingFox and `SimServer`) costs without any v3 rules, for comparison.
+    public static func serverBaseline(_ options: Options = Options()) async throws -> Result {
+        try await run(options, constantAnswer: true)
+    }
+
+    private static func run(_ options: Options, constantAnswer: Bool) async throws -> Result {
+        let simulator = try V3Simulator(config: V3SimulatorConfig(users: ["bench"]), tables: nil, measuringRulesCPU: true)
         let created = simulator.respond(to: SimRequest(method: "POST", path: "/api/v3/users/bench/applications",
                                                        headers: ["Authorization": "Bearer \(simulator.apiKey)"],
                                                        body: Data(#"{"application":{"ids":{"application_id":"bench-app"}}}"#.utf8)))
         guard created.status == 200 else {
             throw V3SimulatorConfigError(description: "v3 benchmark: the simulator refused the benchmark application (HTTP \(created.status))")
         }
-        let measured = V3MeasuredAPI(simulator: simulator)
-        let server = SimServer(api: measured, options: SimServerOptions(latency: options.latency))
+        let server = SimServer(api: V3BenchmarkAPI(simulator: simulator, constantAnswer: constantAnswer),
+                               options: SimServerOptions(latency: options.latency, recordsRequests: options.recordsRequests))
+        let rulesBefore = simulator.rulesCPUMeter?.total ?? .zero
         let port = try await server.start()
-        let plans = (0..<options.inFlight).map { V3BenchLoad.requests(connection: $0, devices: options.devicesPerConnection, key: simulator.apiKey) }
+        let plans = (0..<options.inFlight).map { connection in
+            V3BenchLoad.calls(connection: connection, devices: options.devicesPerConnection).map { $0.bytes(key: simulator.apiKey) }
+        }
 
         let cpuBefore = V3CPU.process()
         let start = ContinuousClock.now
@@ -106,39 +122,42 @@ public enum V3SimulatorBenchmark {
             requestsPerSecond: seconds > 0 ? Double(requests) / seconds : 0,
             idealRequestsPerSecond: latencySeconds > 0 ? Double(options.inFlight) / latencySeconds : 0,
             simulatorCPUPerRequest: max(.zero, cpuAfter - cpuBefore - clientCPU) / count,
-            rulesCPUPerRequest: measured.cpu / count,
+            rulesCPUPerRequest: ((simulator.rulesCPUMeter?.total ?? .zero) - rulesBefore) / count,
             clientCPUPerRequest: clientCPU / count
         )
     }
 }
 
-/// The simulator with the CPU time of its `respond` summed (thread CPU clock around each call).
-private final class V3MeasuredAPI: SimulatedAPI, @unchecked Sendable {
+extension V3SimulatorBenchmark {
+    /// CPU per request of the v3 rules alone (`V3Simulator.respond` called directly, no HTTP), over the same
+    /// device registrations as `run`.
+    public static func rulesCPUPerRequest(devices: Int = 1000) throws -> Duration {
+        let simulator = try V3Simulator(config: V3SimulatorConfig(users: ["bench"]))
+        _ = simulator.respond(to: SimRequest(method: "POST", path: "/api/v3/users/bench/applications",
+                                             headers: ["Authorization": "Bearer \(simulator.apiKey)"],
+                                             body: Data(#"{"application":{"ids":{"application_id":"bench-app"}}}"#.utf8)))
+        let requests = V3BenchLoad.calls(connection: 0, devices: devices).map { $0.simRequest(key: simulator.apiKey) }
+        let start = V3CPU.thread()
+        var failures = 0
+        for request in requests where simulator.respond(to: request).status != 200 { failures += 1 }
+        let spent = V3CPU.thread() - start
+        guard failures == 0 else {
+            throw V3SimulatorConfigError(description: "v3 benchmark: \(failures) of \(requests.count) requests were refused")
+        }
+        return spent / max(requests.count, 1)
+    }
+}
+
+/// The simulator as the server sees it, or (baseline) an API answering `{}` at once.
+private struct V3BenchmarkAPI: SimulatedAPI {
     let simulator: V3Simulator
-    private let lock = NSLock()
-    private var total = Duration.zero
-
-    init(simulator: V3Simulator) {
-        self.simulator = simulator
-    }
-
-    var cpu: Duration {
-        lock.lock()
-        defer { lock.unlock() }
-        return total
-    }
+    let constantAnswer: Bool
 
     func handle(_ request: SimRequest) async -> SimResponse {
-        let before = V3CPU.thread()
-        let response = simulator.respond(to: request)
-        add(V3CPU.thread() - before)
-        return response
-    }
-
-    private func add(_ spent: Duration) {
-        lock.lock()
-        total += spent
-        lock.unlock()
+        if constantAnswer {
+            return SimResponse(status: 200, headers: ["Content-Type": "application/json"], body: Data("{}".utf8))
+        }
+        return await simulator.handle(request)
     }
 
     func unavailableResponse() -> SimResponse { simulator.unavailableResponse() }
@@ -197,10 +216,21 @@ enum V3BenchLoad {
         var cpu: Duration
     }
 
-    /// The requests of one connection, ready to write.
-    static func requests(connection: Int, devices: Int, key: String) -> [[UInt8]] {
-        func request(_ method: String, _ path: String, _ body: String?) -> [UInt8] {
-            var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nAccept: application/json\r\n"
+    /// One request of the load.
+    struct Call: Sendable {
+        var method: String
+        var path: String
+        var query: [String: String]
+        var body: String?
+
+        func simRequest(key: String) -> SimRequest {
+            SimRequest(method: method, path: path, query: query,
+                       headers: ["Authorization": "Bearer \(key)", "Accept": "application/json"], body: Data((body ?? "").utf8))
+        }
+
+        func bytes(key: String) -> [UInt8] {
+            let target = query.isEmpty ? path : path + "?" + query.map { "\($0.key)=\($0.value)" }.sorted().joined(separator: "&")
+            var head = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(key)\r\nAccept: application/json\r\n"
             if let body {
                 head += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
             } else {
@@ -208,20 +238,24 @@ enum V3BenchLoad {
             }
             return Array(head.utf8)
         }
-        var result: [[UInt8]] = []
+    }
+
+    /// The requests of one connection: per device IS create, JS set, NS set, AS set, IS get.
+    static func calls(connection: Int, devices: Int) -> [Call] {
+        var result: [Call] = []
         for device in 0..<devices {
             let id = "dev-\(connection)-\(device)"
             let devEUI = "70B3D57E" + String(format: "%04X%04X", connection, device)
             let ids = #""ids":{"device_id":"\#(id)","dev_eui":"\#(devEUI)","join_eui":"70B3D57ED0000000"}"#
-            result.append(request("POST", "/api/v3/applications/bench-app/devices",
-                                  #"{"end_device":{\#(ids),"name":"Device \#(device)","join_server_address":"localhost","network_server_address":"localhost","application_server_address":"localhost","attributes":{"v2-id":"\#(id)"}}}"#))
-            result.append(request("PUT", "/api/v3/js/applications/bench-app/devices/\(id)",
-                                  #"{"end_device":{\#(ids),"network_server_address":"localhost","application_server_address":"localhost","root_keys":{"app_key":{"key":"8E1F4A3B5C6D7E8F9A0B1C2D3E4F5A6B"}}},"field_mask":{"paths":["network_server_address","application_server_address","root_keys.app_key.key"]}}"#))
-            result.append(request("PUT", "/api/v3/ns/applications/bench-app/devices/\(id)",
-                                  #"{"end_device":{\#(ids),"supports_join":true,"frequency_plan_id":"EU_863_870_TTN","lorawan_version":"MAC_V1_0_2","lorawan_phy_version":"PHY_V1_0_2_REV_B","mac_settings":{"supports_32_bit_f_cnt":true}},"field_mask":{"paths":["supports_join","frequency_plan_id","lorawan_version","lorawan_phy_version","mac_settings.supports_32_bit_f_cnt"]}}"#))
-            result.append(request("PUT", "/api/v3/as/applications/bench-app/devices/\(id)",
-                                  #"{"end_device":{\#(ids),"formatters":{"up_formatter":"FORMATTER_CAYENNELPP"}},"field_mask":{"paths":["formatters.up_formatter"]}}"#))
-            result.append(request("GET", "/api/v3/applications/bench-app/devices/\(id)?field_mask=name,attributes", nil))
+            result.append(Call(method: "POST", path: "/api/v3/applications/bench-app/devices", query: [:],
+                               body: #"{"end_device":{\#(ids),"name":"Device \#(device)","join_server_address":"localhost","network_server_address":"localhost","application_server_address":"localhost","attributes":{"v2-id":"\#(id)"}}}"#))
+            result.append(Call(method: "PUT", path: "/api/v3/js/applications/bench-app/devices/\(id)", query: [:],
+                               body: #"{"end_device":{\#(ids),"network_server_address":"localhost","application_server_address":"localhost","root_keys":{"app_key":{"key":"8E1F4A3B5C6D7E8F9A0B1C2D3E4F5A6B"}}},"field_mask":{"paths":["network_server_address","application_server_address","root_keys.app_key.key"]}}"#))
+            result.append(Call(method: "PUT", path: "/api/v3/ns/applications/bench-app/devices/\(id)", query: [:],
+                               body: #"{"end_device":{\#(ids),"supports_join":true,"frequency_plan_id":"EU_863_870_TTN","lorawan_version":"MAC_V1_0_2","lorawan_phy_version":"PHY_V1_0_2_REV_B","mac_settings":{"supports_32_bit_f_cnt":true}},"field_mask":{"paths":["supports_join","frequency_plan_id","lorawan_version","lorawan_phy_version","mac_settings.supports_32_bit_f_cnt"]}}"#))
+            result.append(Call(method: "PUT", path: "/api/v3/as/applications/bench-app/devices/\(id)", query: [:],
+                               body: #"{"end_device":{\#(ids),"formatters":{"up_formatter":"FORMATTER_CAYENNELPP"}},"field_mask":{"paths":["formatters.up_formatter"]}}"#))
+            result.append(Call(method: "GET", path: "/api/v3/applications/bench-app/devices/\(id)", query: ["field_mask": "name,attributes"], body: nil))
         }
         return result
     }

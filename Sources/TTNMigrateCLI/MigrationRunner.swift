@@ -23,6 +23,8 @@ struct MigrationRunner {
         var requestTimeout: Duration = .seconds(30)
         var retry = RetryPolicy()
         var commandLine: [String] = []
+        /// Journal settings (tests inject write failures here).
+        var journalOptions = JournalOptions()
     }
 
     /// How a run ended.
@@ -61,7 +63,7 @@ struct MigrationRunner {
         let apiKey = V3APIKeySecret(try configuration.target.apiKey.resolve(what: "the v3 API key", environment: environment))
         let target = JournalTarget(
             identityServerURL: endpoints.identityServer, ownerKind: owner.kind == "user" ? .user : .organization, ownerID: owner.id)
-        let store = try JournalStore.open(at: settings.journalPath, target: target)
+        let store = try JournalStore.open(at: settings.journalPath, target: target, options: settings.journalOptions)
         do {
             return try await run(store: store, endpoints: endpoints, apiKey: apiKey, stop: stop, events: events, notes: notes, crashAfterSteps: crashAfterSteps)
         } catch {
@@ -83,7 +85,7 @@ struct MigrationRunner {
             requestTimeout: settings.requestTimeout, caFile: configuration.target.caFile, insecure: configuration.target.insecure))
         let client = V3Client(http: http, endpoints: endpoints, apiKey: apiKey)
 
-        let check = try await TargetCheck.run(plan: plan, client: client)
+        let check = try await TargetCheck.run(plan: plan, client: client, retry: settings.retry)
         if !check.blockers.isEmpty {
             throw RunError.targetNotReady(check.blockers)
         }
@@ -102,9 +104,10 @@ struct MigrationRunner {
 
         // Known-impossible steps are skipped with their reason; earlier skips that now look possible are retried.
         let skipIDs = Set(check.skips.map(\.stepID))
+        // Rolled-back devices are migrated again (the user chose rollback last time; this run completes them).
         for step in plan.steps {
             let state = await store.state(of: step.id)
-            if state == .skipped, !skipIDs.contains(step.id) { try await store.resetToPending(step: step.id) }
+            if state == .skipped && !skipIDs.contains(step.id) || state == .rolledBack { try await store.resetToPending(step: step.id) }
         }
         for skip in check.skips {
             let state = await store.state(of: skip.stepID)

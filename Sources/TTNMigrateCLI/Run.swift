@@ -50,7 +50,7 @@ extension TTNMigrate {
             settings.concurrency = concurrency ?? configuration.concurrency ?? 16
             settings.maxRatePerMinute = maxRate
             settings.onDeviceFailure = DeviceFailurePolicy(rawValue: onDeviceFailure)!
-            settings.commandLine = ["ttn-migrate"] + CommandLine.arguments.dropFirst()
+            settings.commandLine = resumeCommand(journalPath).split(separator: " ").map(String.init)
             let runner = MigrationRunner(configuration: configuration, settings: settings)
 
             let console = Console.current

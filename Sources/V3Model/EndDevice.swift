@@ -200,15 +200,24 @@ public struct V3MACSettings: Codable, Hashable, Sendable {
 /// The session keys the Network Server holds: for LoRaWAN 1.0.x the FNwkSIntKey (= v2 NwkSKey).
 /// The NS copies it to SNwkSIntKey and NwkSEncKey; the AppSKey never goes to the NS.
 public struct V3NSSessionKeys: Codable, Hashable, Sendable {
+    /// OTAA sessions only (the NS requires one on a joined device's session and refuses one on ABP:
+    /// `reference/v3-api.md` §15); base64 of 16 bytes, the same on NS and AS.
+    public var sessionKeyID: String?
     public var fNwkSIntKey: V3KeyEnvelope?
-    public init(fNwkSIntKey: V3KeyEnvelope?) { self.fNwkSIntKey = fNwkSIntKey }
-    enum CodingKeys: String, CodingKey { case fNwkSIntKey = "f_nwk_s_int_key" }
+    public init(fNwkSIntKey: V3KeyEnvelope?, sessionKeyID: String? = nil) {
+        self.fNwkSIntKey = fNwkSIntKey
+        self.sessionKeyID = sessionKeyID
+    }
+    enum CodingKeys: String, CodingKey {
+        case fNwkSIntKey = "f_nwk_s_int_key"
+        case sessionKeyID = "session_key_id"
+    }
 }
 
 /// The Network Server's part of a session: address, network key, uplink and network downlink counters.
 ///
-/// No `session_key_id`: the NS refuses one on ABP sessions (`reference/v3-api.md` §15), and a carried
-/// OTAA session needs none since the AS holds its AppSKey itself.
+/// `session_key_id` only on carried OTAA sessions: the NS refuses one on ABP sessions
+/// (`reference/v3-api.md` §15) and requires one on a joined device's session.
 public struct V3NSSession: Codable, Hashable, Sendable {
     public var devAddr: V3DevAddr?
     public var keys: V3NSSessionKeys?
@@ -290,6 +299,7 @@ public struct V3NSEndDevice: Codable, Hashable, Sendable {
         if let session {
             if session.devAddr != nil { paths.append("session.dev_addr") }
             if session.keys?.fNwkSIntKey?.key != nil { paths.append("session.keys.f_nwk_s_int_key.key") }
+            if session.keys?.sessionKeyID != nil { paths.append("session.keys.session_key_id") }
             if session.lastFCntUp != nil { paths.append("session.last_f_cnt_up") }
             if session.lastNFCntDown != nil { paths.append("session.last_n_f_cnt_down") }
             if session.startedAt != nil { paths.append("session.started_at") }
@@ -310,10 +320,19 @@ public struct V3NSEndDevice: Codable, Hashable, Sendable {
 
 /// The Application Server's part of a session: address, AppSKey and application downlink counter.
 public struct V3ASSession: Codable, Hashable, Sendable {
+    /// The session keys the Application Server holds: the AppSKey.
     public struct Keys: Codable, Hashable, Sendable {
         public var appSKey: V3KeyEnvelope?
-        public init(appSKey: V3KeyEnvelope?) { self.appSKey = appSKey }
-        enum CodingKeys: String, CodingKey { case appSKey = "app_s_key" }
+        /// OTAA sessions only; equal to the NS's.
+        public var sessionKeyID: String?
+        public init(appSKey: V3KeyEnvelope?, sessionKeyID: String? = nil) {
+            self.appSKey = appSKey
+            self.sessionKeyID = sessionKeyID
+        }
+        enum CodingKeys: String, CodingKey {
+            case appSKey = "app_s_key"
+            case sessionKeyID = "session_key_id"
+        }
     }
 
     public var devAddr: V3DevAddr?
@@ -361,6 +380,7 @@ public struct V3ASEndDevice: Codable, Hashable, Sendable {
         if let session {
             if session.devAddr != nil { paths.append("session.dev_addr") }
             if session.keys?.appSKey?.key != nil { paths.append("session.keys.app_s_key.key") }
+            if session.keys?.sessionKeyID != nil { paths.append("session.keys.session_key_id") }
             if session.lastAFCntDown != nil { paths.append("session.last_a_f_cnt_down") }
         }
         if skipPayloadCrypto != nil { paths.append("skip_payload_crypto") }

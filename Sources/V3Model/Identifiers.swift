@@ -239,6 +239,15 @@ public enum V3Component: String, Codable, Hashable, Sendable, CaseIterable, Comp
 /// Server addresses as v3 stores them on entities: `host[:port]`, no scheme
 /// (`*_server_address` pattern, `reference/v3-api.md` §3).
 public enum V3ServerAddress {
+    /// `host[:port]` of a component URL (`https://nam1.cloud.thethings.network` →
+    /// `nam1.cloud.thethings.network`, `http://127.0.0.1:1885/` → `127.0.0.1:1885`): scheme and path
+    /// dropped, host lower-cased, an explicit port kept. Nil when the URL has no valid host.
+    public static func fromURL(_ url: String) -> String? {
+        guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else { return nil }
+        let address = host.lowercased() + (components.port.map { ":\($0)" } ?? "")
+        return isValid(address) ? address : nil
+    }
+
     /// Whether the text is a valid `host[:port]` (lower-case DNS labels or IPv4, port 1–65535).
     public static func isValid(_ address: String) -> Bool {
         let parts = address.split(separator: ":", omittingEmptySubsequences: false)

@@ -42,13 +42,20 @@ struct DeviceMappingTests {
         #expect(device.activation == .otaaWithSession)
         #expect(device.networkServer.supportsJoin == true)
         #expect(device.networkServer.macSettings == V3MACSettings(resetsFCnt: false, supports32BitFCnt: true, rx1Delay: 1))
+        // The OTAA session's key ID, the same on NS and AS: FNV-1a of
+        // "ttn-migrate/session/0004A30B001C0530/26011F2A/dev-1" with two seeds, computed with an independent
+        // Python implementation (not this code).
+        let sessionKeyID = "icFzFlEydi0B0YfJURj1xg=="
         #expect(device.networkServer.session == V3NSSession(
-            devAddr: v3DevAddr(devAddrHex), keys: V3NSSessionKeys(fNwkSIntKey: V3KeyEnvelope(key: v3Key(nwkSKeyHex))),
+            devAddr: v3DevAddr(devAddrHex), keys: V3NSSessionKeys(fNwkSIntKey: V3KeyEnvelope(key: v3Key(nwkSKeyHex)), sessionKeyID: sessionKeyID),
             lastFCntUp: 10, lastNFCntDown: 3, startedAt: nil))
         #expect(device.applicationServer == V3ASEndDevice(
             ids: otaaIDs,
-            session: V3ASSession(devAddr: v3DevAddr(devAddrHex), keys: .init(appSKey: V3KeyEnvelope(key: v3Key(appSKeyHex))), lastAFCntDown: 3),
+            session: V3ASSession(
+                devAddr: v3DevAddr(devAddrHex), keys: .init(appSKey: V3KeyEnvelope(key: v3Key(appSKeyHex)), sessionKeyID: sessionKeyID),
+                lastAFCntDown: 3),
             skipPayloadCrypto: false))
+        #expect(device.networkServer.fieldMask.contains("session.keys.session_key_id"))
         #expect(device.joinServer?.rootKeys?.appKey?.key == v3Key(appKeyHex))
         #expect(device.identityServer.joinServerAddress == "js.example.com")
         #expect(warnings.isEmpty)

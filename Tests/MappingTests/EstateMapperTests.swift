@@ -102,6 +102,21 @@ struct EstateMapperTests {
             warning: .deviceEUIPairDuplicate)])
     }
 
+    @Test func skippedEntitiesAreNotListedAsRenamed() throws {
+        var settings = options()
+        settings.gatewayEUIs = ["kick_starter": "B827EBFFFE000001"]
+        let mapped = try EstateMapper.map(snapshot(
+            [
+                record("north", devices: [device("north", "dev-a1", devEUI: "0004A30B00000001")]),
+                record("south", devices: [device("south", "Dev_B1", devEUI: "0004A30B00000001")]),
+            ],
+            gateways: [V2Gateway(id: "eui-b827ebfffe000001", frequencyPlan: "EU_863_870"), V2Gateway(id: "kick_starter", frequencyPlan: "EU_863_870")]),
+            options: settings)
+        #expect(mapped.renames == [])
+        #expect(mapped.warnings.map(\.code) == [.deviceEUIPairDuplicate, .gatewayEUIDuplicate])
+        #expect(mapped.skipped.map(\.entity.v2ID) == ["south/Dev_B1", "kick_starter"])
+    }
+
     @Test func renamesCoverApplicationsGatewaysAndDevices() throws {
         var settings = options()
         settings.applicationRenames = ["old_app": "new-app"]
@@ -115,7 +130,7 @@ struct EstateMapperTests {
             IDRename(kind: .device, v2ID: "old_app/Dev_1", v3ID: "new-app/dev-1", reasons: [.invalidCharacters]),
         ])
         #expect(mapped.warnings.map(\.code) == [.idBlocklisted, .idInvalidFixed, .idInvalidFixed, .gatewayNoEUI])
-        #expect(mapped.warnings[0].message == "application \"admin\" becomes \"admin-v2\" in v3: its ID is reserved by The Things Stack. To choose the ID yourself, add `rename: applications: {admin: <new-id>}` to the configuration.")
+        #expect(mapped.warnings[0].message == "application \"admin\" becomes \"admin-v2\" in v3: its ID is reserved by The Things Stack. To choose the ID yourself, add `rename: {applications: {admin: <new-id>}}` to the configuration.")
     }
 
     @Test func gatewayEUIsFromIDsOrTheMapAndDuplicatesSkipped() throws {
@@ -130,6 +145,22 @@ struct EstateMapperTests {
         #expect(mapped.gateways.map(\.gateway.ids.eui) == [v3EUI("B827EBFFFE000001"), v3EUI("B827EBFFFE0000FF")])
         #expect(mapped.warnings.map(\.code) == [.gatewayEUIDuplicate])
         #expect(mapped.skipped.map(\.entity.v2ID) == ["gw-kickstarter"])
+    }
+
+    @Test func duplicateIDsInADamagedSnapshotAreSkipped() throws {
+        // Identical records, so the outcome does not depend on which of the two sorting keeps first.
+        let twice = record("twice", devices: [device("twice", "dev-x", devEUI: "0004A30B00000001"), device("twice", "dev-x", devEUI: "0004A30B00000001")])
+        let mapped = try EstateMapper.map(snapshot(
+            [twice, twice],
+            gateways: [V2Gateway(id: "eui-b827ebfffe000001"), V2Gateway(id: "eui-b827ebfffe000001")]), options: options())
+        #expect(mapped.applications.map(\.v3ID) == ["twice"])
+        #expect(mapped.applications[0].devices.map(\.identityServer.ids.devEUI) == [v3EUI("0004A30B00000001")])
+        #expect(mapped.gateways.count == 1)
+        #expect(mapped.skipped.map(\.entity) == [
+            EntityRef(kind: .application, v2ID: "twice"), EntityRef(kind: .device, v2ID: "twice/dev-x"),
+            EntityRef(kind: .gateway, v2ID: "eui-b827ebfffe000001"),
+        ])
+        #expect(mapped.warnings.filter { $0.code == .snapshotDuplicateID }.count == 3)
     }
 
     @Test func invalidOptionsStopTheMapping() {

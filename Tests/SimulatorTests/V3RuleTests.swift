@@ -582,3 +582,22 @@ import Testing
                       namespace: "pkg/util/store", name: "database_unavailable")
     }
 }
+
+extension V3RuleTests {
+    @Test func otaaSessionNeedsItsSessionKeyIDPath() throws {
+        let v3 = try V3Harness()
+        v3.createApplication("app1")
+        let sessionMask = #""session.dev_addr","session.last_f_cnt_up","session.keys.f_nwk_s_int_key.key""#
+        let body = #"{"end_device":{"ids":{"device_id":"dev1","dev_eui":"70B3D57ED0000001","join_eui":"70B3D57ED0000000"},"supports_join":true,"frequency_plan_id":"EU_863_870_TTN","lorawan_version":"MAC_V1_0_2","lorawan_phy_version":"PHY_V1_0_2_REV_B","session":{"dev_addr":"260B1234","last_f_cnt_up":42,"keys":{KEYS"f_nwk_s_int_key":{"key":"0123456789ABCDEF0123456789ABCDEF"}}}},"field_mask":{"paths":["supports_join","frequency_plan_id","lorawan_version","lorawan_phy_version",MASK]}}"#
+        let missing = v3.call("PUT", "/api/v3/ns/applications/app1/devices/dev1",
+                              body.replacingOccurrences(of: "KEYS", with: "").replacingOccurrences(of: "MASK", with: sessionMask))
+        expectV3Error(missing, status: 400, code: 3, namespace: "pkg/networkserver", name: "field_value")
+        #expect(missing.string("details.0.attributes.field") == "session.keys.session_key_id")
+        let complete = v3.call("PUT", "/api/v3/ns/applications/app1/devices/dev1",
+                               body.replacingOccurrences(of: "KEYS", with: #""session_key_id":"AQID","#)
+                                   .replacingOccurrences(of: "MASK", with: sessionMask + #","session.keys.session_key_id""#))
+        #expect(complete.status == 200, "\(complete.text)")
+        #expect(complete.value("session.last_f_cnt_up") as? Int == 42)
+        #expect(complete.string("session.keys.session_key_id") == "AQID")
+    }
+}

@@ -121,4 +121,17 @@ import Testing
         #expect(message(V3SimulatorConfig(users: ["alice"], apiKeyRights: ["RIGHT_TO_EVERYTHING"])).contains("RIGHT_TO_EVERYTHING"))
         #expect(message(V3SimulatorConfig(users: ["al"])) == "accepted")
     }
+
+    @Test func simulatorCodeDoesNotImportTheClientsTypes() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/Simulator")
+        let files = try FileManager.default.contentsOfDirectory(atPath: sources.path).filter { $0.hasPrefix("V3") && $0.hasSuffix(".swift") }
+        #expect(files.count >= 10)
+        for file in files {
+            let text = try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+            for module in ["V3Model", "V3Client", "Mapping", "Plan", "Executor"] {
+                #expect(!text.contains("import \(module)"), "\(file) imports \(module)")
+            }
+        }
+    }
 }

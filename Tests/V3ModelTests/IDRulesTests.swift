@@ -46,6 +46,14 @@ struct IDRulesTests {
         #expect(!V3IDRules.isBlocklisted("my-gateway"))
     }
 
+    @Test func serverAddressesFromURLs() {
+        #expect(V3ServerAddress.fromURL("https://nam1.cloud.thethings.network") == "nam1.cloud.thethings.network")
+        #expect(V3ServerAddress.fromURL("https://EU1.Cloud.TheThings.Network/api/v3") == "eu1.cloud.thethings.network")
+        #expect(V3ServerAddress.fromURL("http://127.0.0.1:1885/") == "127.0.0.1:1885")
+        #expect(V3ServerAddress.fromURL("not a url") == nil)
+        #expect(V3ServerAddress.fromURL("file:///tmp/x") == nil)
+    }
+
     @Test func serverAddresses() {
         for valid in ["eu1.cloud.thethings.network", "localhost", "localhost:1885", "10.0.0.1:8884", "a-b.example.com:65535"] {
             #expect(V3ServerAddress.isValid(valid), "\(valid)")

@@ -1,0 +1,121 @@
+import Foundation
+import HTTP
+import Journal
+import Simulator
+import Testing
+
+/// The built `ttn-migrate` executable beside the test bundle.
+func executablePath() -> String {
+    let resources = Bundle.module.bundleURL
+    return resources.deletingLastPathComponent().appendingPathComponent("ttn-migrate").path
+}
+
+/// A child process with its stdout readable line by line.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    let output = Pipe()
+
+    init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        process.executableURL = URL(fileURLWithPath: executablePath())
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        process.environment = env
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// The first line the process prints.
+    func firstLine() -> String {
+        var data = Data()
+        while true {
+            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            if byte.isEmpty || byte == Data("\n".utf8) { break }
+            data.append(byte)
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
+
+    func interrupt() { Foundation.kill(process.processIdentifier, SIGINT) }
+
+    func wait() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+}
+
+@Suite(.serialized) struct ProcessKillTests {
+    /// SIGKILLs the real CLI several times mid-run (the simulators live in another process), resumes, and
+    /// checks that nothing is duplicated (exactly one API key per name) and nothing is missing.
+    @Test func sigkillMidRunThenResumeLosesAndDuplicatesNothing() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let token = "v2sim.kill-test-token"
+        let apiKey = V3SimulatorAPIKey.generate()
+        let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("examples").path
+        let simulator = try ChildProcess(
+            ["simulate", "--v2-data", examples + "/v2-estate.json", "--v3-users", "alice,bob-smith,carol", "--v3-organizations", "acme",
+             "--latency-ms", "15", "--secrets-dir", directory.path],
+            environment: ["TTN_V2_TOKEN": token, "TTN_V3_API_KEY": apiKey])
+        defer { simulator.interrupt(); _ = simulator.wait() }
+        let urls = try JSONSerialization.jsonObject(with: Data(simulator.firstLine().utf8)) as! [String: Any]
+        let v3URL = urls["v3_identity_server"] as! String
+        let handlers = (urls["v2_handlers"] as! [String]).map { "    - \($0)" }.joined(separator: "\n")
+        let tokenFile = try directory.write("v2-token-file", token)
+        let keyFile = try directory.write("v3-key-file", apiKey)
+        var config = try String(contentsOfFile: examples + "/migrate.yml", encoding: .utf8)
+        config = config.replacingOccurrences(of: "http://127.0.0.1:8090/api/v2", with: urls["v2_account_server"] as! String)
+            .replacingOccurrences(of: "    - http://127.0.0.1:8090/handlers/eu\n    - http://127.0.0.1:8090/handlers/us-west", with: handlers)
+            .replacingOccurrences(of: "token_env: TTN_V2_TOKEN", with: "token_file: \(tokenFile)")
+            .replacingOccurrences(of: "url: http://127.0.0.1:8091", with: "url: \(v3URL)")
+            .replacingOccurrences(of: "api_key_env: TTN_V3_API_KEY", with: "api_key_file: \(keyFile)")
+        let configPath = try directory.write("migrate.yml", config)
+        let snapshot = directory.file("v2.json")
+        let journal = directory.file("journal.sqlite")
+        let snapshotRun = try ChildProcess(["snapshot", "--config", configPath, "--out", snapshot])
+        #expect(snapshotRun.wait() == 0)
+
+        let runArguments = ["run", "--config", configPath, "--snapshot", snapshot, "--journal", journal, "--concurrency", "4"]
+        for delay in [250, 400, 550, 700] {
+            let run = try ChildProcess(runArguments)
+            try await Task.sleep(for: .milliseconds(delay))
+            run.kill()
+            let status = run.wait()
+        #expect(run.process.terminationReason == .uncaughtSignal || status == 0)
+        }
+        let final = try ChildProcess(runArguments)
+        #expect(final.wait() == 0)
+        // The kills landed mid-run: runs that started, did some steps and never finished.
+        let runs = try await JournalStore.openForReading(at: journal).runs()
+        let killed = runs.filter { $0.finishedAt == nil }
+        #expect(killed.count >= 2, "\(runs.map { ($0.outcome, $0.stepsDone) })")
+        #expect(killed.contains { $0.stepsDone > 0 })
+
+        // Every application API key exactly once; every planned application, gateway and device present.
+        let http = HTTPClient()
+        func get(_ path: String) async throws -> [String: Any] {
+            let response = try await http.send(HTTPRequest(url: v3URL + "/api/v3" + path, headers: [("Authorization", "Bearer \(apiKey)")]))
+            #expect(response.status == 200, "\(path): \(response.status)")
+            return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
+        }
+        let applications = (try await get("/users/alice/applications?limit=1000")["applications"] as? [[String: Any]]) ?? []
+        let applicationIDs = applications.compactMap { ($0["ids"] as? [String: Any])?["application_id"] as? String }.sorted()
+        #expect(applicationIDs == ["ab-v2", "demo-v2", "legacy-app", "new-app", "parking-sensors", "weather-station", "weather-station-2"])
+        var keyNames: [String] = []
+        var deviceCount = 0
+        for id in applicationIDs {
+            let keys = (try await get("/applications/\(id)/api-keys?limit=1000")["api_keys"] as? [[String: Any]]) ?? []
+            keyNames += keys.compactMap { ($0["name"] as? String).map { "\(id)/\($0)" } }
+            deviceCount += ((try await get("/applications/\(id)/devices?limit=1000")["end_devices"] as? [[String: Any]]) ?? []).count
+        }
+        #expect(keyNames.count == 8)
+        #expect(Set(keyNames).count == keyNames.count, "duplicate API keys: \(keyNames.sorted())")
+        #expect(deviceCount == 15)
+        let gateways = (try await get("/users/alice/gateways?limit=1000")["gateways"] as? [[String: Any]]) ?? []
+        #expect(gateways.count == 15)
+    }
+}
