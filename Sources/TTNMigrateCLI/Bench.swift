@@ -1,0 +1,207 @@
+import ArgumentParser
+import Executor
+import Foundation
+import Plan
+import V2Model
+import V3Model
+
+extension TTNMigrate {
+    /// The benchmark: a generated estate migrated into the v3 simulator with a set latency (DESIGN.md §8).
+    struct Bench: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure a migration of a generated estate into the v3 simulator with a set latency per request.",
+            discussion: """
+                Generates an estate (the same for the same numbers), writes it as a v2 snapshot and runs the real \
+                migration (`run --snapshot`: v2 is not read, so its pacing does not count) against the v3 simulator, \
+                which runs as `ttn-migrate simulate` in a child process with --latency-ms added to every request.
+
+                Prints wall time, requests and requests/s beside the ideal (concurrency ÷ latency), client CPU per request \
+                (this process), simulator CPU per request (the child, from its /_sim/stats), peak memory of both, and the \
+                latency each request really had in the simulator (its request log), checked against --latency-ms.
+
+                --write-snapshot FILE only writes the generated estate (e.g. to time `plan --snapshot FILE`).
+                Exit codes: 0 done, 1 some steps failed, 2 setup error, 130 interrupted.
+                """)
+
+        @Option(name: .long, help: "Applications to generate.")
+        var apps: Int = 50
+
+        @Option(name: .long, help: "Gateways to generate.")
+        var gateways: Int = 20
+
+        @Option(name: .long, help: "Devices to generate (spread over the applications).")
+        var devices: Int = 1000
+
+        @Option(name: .customLong("latency-ms"), help: "Latency the simulator adds to every request, in milliseconds.")
+        var latencyMilliseconds: Int = 20
+
+        @Option(name: .long, help: "Requests in flight at most.")
+        var concurrency: Int = 16
+
+        @Flag(name: .long, help: "Print one JSON object instead of text.")
+        var json = false
+
+        @Option(name: .customLong("write-snapshot"), help: "Only write the generated estate to this v2 snapshot file (0600) and stop.")
+        var writeSnapshot: String?
+
+        @Option(name: .customLong("simulator-executable"), help: "The ttn-migrate binary that runs the simulator (default: this program).")
+        var simulatorExecutable: String?
+
+        func validate() throws {
+            for (name, value) in [("--apps", apps), ("--gateways", gateways), ("--devices", devices)] where !(0...1_000_000).contains(value) {
+                throw ValidationError("\(name) must be between 0 and 1000000")
+            }
+            if apps + gateways + devices == 0 { throw ValidationError("nothing to migrate: give --apps, --gateways or --devices above 0") }
+            if !(0...60_000).contains(latencyMilliseconds) { throw ValidationError("--latency-ms must be between 0 and 60000") }
+            if !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 256") }
+        }
+
+        func run() async throws {
+            let console = Console.current
+            let snapshot = SyntheticEstate.snapshot(applications: apps, gateways: gateways, devices: devices)
+            let counts = (
+                applications: snapshot.applications.count, gateways: snapshot.gateways.count,
+                devices: snapshot.applications.reduce(0) { $0 + $1.handler.devices.count })
+            if let writeSnapshot {
+                try SnapshotFile.write(snapshot, to: writeSnapshot)
+                console.out("wrote \(writeSnapshot): \(counts.applications) applications, \(counts.gateways) gateways, \(counts.devices) devices")
+                return
+            }
+            let executable = try Self.simulatorExecutable(explicit: simulatorExecutable)
+            let directory = try Self.makePrivateDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let snapshotFile = directory + "/v2-snapshot.json"
+            try SnapshotFile.write(snapshot, to: snapshotFile)
+
+            // The v3 accounts: the owner, then every collaborator the plan sets (so no step is skipped).
+            var configuration = Self.configuration(v3URL: "http://127.0.0.1:9", apiKeyFile: directory + "/v3-api-key")
+            let plan = try Planner.plan(snapshot: snapshot, options: try configuration.mappingOptions())
+            let users = [Self.owner] + Self.collaboratorUsers(plan).filter { $0 != Self.owner }
+            if !json {
+                console.err("bench: \(counts.applications) applications, \(counts.gateways) gateways, \(counts.devices) devices "
+                    + "(\(plan.steps.count) steps); starting the v3 simulator with \(latencyMilliseconds) ms latency")
+            }
+
+            let simulator = try await BenchSimulatorProcess.start(
+                executable: executable, directory: directory, users: users, latencyMilliseconds: latencyMilliseconds)
+            let measured: BenchResult?
+            do {
+                configuration = Self.configuration(v3URL: simulator.v3URL, apiKeyFile: simulator.apiKeyFile)
+                measured = try await measure(
+                    configuration: configuration, snapshotFile: snapshotFile, journal: directory + "/journal.sqlite",
+                    simulator: simulator, counts: counts)
+            } catch {
+                await simulator.stop()
+                throw error
+            }
+            await simulator.stop()
+            guard let result = measured else {
+                console.err("bench: interrupted; no figures")
+                throw ExitCode(130)
+            }
+            if json {
+                console.out(try result.json())
+            } else {
+                for line in result.lines { console.out(line) }
+            }
+            if result.failedSteps > 0 {
+                console.err("bench: \(result.failedSteps) steps failed; the figures include them")
+                throw ExitCode(1)
+            }
+        }
+
+        /// Runs the migration between two readings of both processes' counters; nil when interrupted (Ctrl-C
+        /// reaches the simulator too, so it cannot be read any more).
+        private func measure(
+            configuration: MigrationConfiguration, snapshotFile: String, journal: String, simulator: BenchSimulatorProcess,
+            counts: (applications: Int, gateways: Int, devices: Int)
+        ) async throws -> BenchResult? {
+            let console = Console.current
+            var settings = MigrationRunner.Settings(journalPath: journal, snapshotPath: snapshotFile)
+            settings.concurrency = concurrency
+            settings.commandLine = ["ttn-migrate"] + CommandLine.arguments.dropFirst()
+            let runner = MigrationRunner(configuration: configuration, settings: settings, environment: [:])
+            let stop = StopSignal()
+            let trap = SignalTrap { _ in stop.stop() }
+            defer { trap.cancel() }
+
+            let simulatorBefore = try await simulator.statistics()
+            let clientBefore = ProcessUsage.current()
+            let started = ContinuousClock.now
+            let outcome = try await runner.run(stop: stop, events: { _ in }, notes: { console.err("note: \($0)") })
+            let wall = ContinuousClock.now - started
+            let clientAfter = ProcessUsage.current()
+            if outcome.interrupted || stop.isStopped { return nil }
+            let simulatorAfter = try await simulator.statistics()
+            let durations = try await simulator.requestDurations().sorted()
+            let summary = outcome.summary
+            let result = BenchResult(
+                applications: counts.applications, gateways: counts.gateways, devices: counts.devices,
+                latencyMilliseconds: latencyMilliseconds, concurrency: concurrency,
+                steps: summary.done + summary.alreadyDone + summary.failed.count, failedSteps: summary.failed.count,
+                skippedSteps: outcome.skipped.count, requests: summary.requests,
+                checkRequests: simulatorAfter.requests - simulatorBefore.requests - summary.requests,
+                wallSeconds: seconds(wall), executionSeconds: seconds(summary.elapsed),
+                clientCPUSeconds: clientAfter.cpuSeconds - clientBefore.cpuSeconds,
+                simulatorCPUSeconds: simulatorAfter.processCPUSeconds - simulatorBefore.processCPUSeconds,
+                clientPeakResidentBytes: clientAfter.peakResidentBytes, simulatorPeakResidentBytes: simulator.peakResidentBytes(),
+                latencies: durations)
+            return result
+        }
+
+        /// The owner of everything the generated estate creates (`SyntheticEstate`'s v2 owner).
+        static let owner = "bench-owner"
+
+        /// The configuration the benchmark migrates with: everything on `v3URL`, the key from a file.
+        static func configuration(v3URL: String, apiKeyFile: String) -> MigrationConfiguration {
+            var configuration = MigrationConfiguration()
+            configuration.source.accountServer = "http://127.0.0.1:9/api/v2"  // never read: the snapshot is the input
+            configuration.target.url = v3URL
+            configuration.target.apiKey = .file(apiKeyFile)
+            configuration.target.owner = .user(owner)
+            configuration.target.gatewayServerAddress = "127.0.0.1:1700"
+            configuration.devices.frequencyPlan = "EU_863_870_TTN"
+            configuration.devices.withSession = true
+            return configuration
+        }
+
+        /// The v3 user IDs the plan makes collaborators, sorted.
+        static func collaboratorUsers(_ plan: MigrationPlan) -> [String] {
+            var users = Set<String>()
+            for step in plan.steps {
+                switch step.payload {
+                case .applicationCollaborator(_, let collaborator), .gatewayCollaborator(_, let collaborator):
+                    if collaborator.ids.kindName == "user" { users.insert(collaborator.ids.id) }
+                default: break
+                }
+            }
+            return users.sorted()
+        }
+
+        /// `explicit`, or this program when it is ttn-migrate (a test runner is not: it must name the binary).
+        static func simulatorExecutable(explicit: String?) throws -> String {
+            if let explicit {
+                guard FileManager.default.isExecutableFile(atPath: explicit) else {
+                    throw BenchError.setup("--simulator-executable \(explicit) is not an executable file")
+                }
+                return explicit
+            }
+            let own = Bundle.main.executablePath ?? CommandLine.arguments[0]
+            guard URL(fileURLWithPath: own).lastPathComponent == "ttn-migrate" else {
+                throw BenchError.noSimulatorExecutable(running: own)
+            }
+            return own
+        }
+
+        /// A new directory only the current user can enter (0700), for the snapshot, journal and the child's secrets.
+        static func makePrivateDirectory() throws -> String {
+            let path = NSTemporaryDirectory() + "ttn-migrate-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            do {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw BenchError.setup("cannot create a temporary directory \(path): \(error.localizedDescription)")
+            }
+            return path
+        }
+    }
+}
