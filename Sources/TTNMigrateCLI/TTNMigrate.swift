@@ -11,7 +11,7 @@ public struct TTNMigrate: AsyncParsableCommand {
             Secrets (v2 token, v3 API key) are read from the environment or files named in the configuration.
             """,
         version: "ttn-migrate \(ToolInfo.version)",
-        subcommands: [Snapshot.self, Plan.self, Run.self, Simulate.self]
+        subcommands: [Snapshot.self, Plan.self, Run.self, Diff.self, Simulate.self]
     )
 
     public init() {}
