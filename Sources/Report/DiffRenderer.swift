@@ -73,20 +73,34 @@ public enum DiffRenderer {
             func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
             lines.append(pad("STATUS", statusWidth) + "  " + pad("KIND", kindWidth) + "  ENTITY")
             for entry in diff.entries {
-                lines.append(pad(entry.status.label, statusWidth) + "  " + pad(entry.kind.rawValue, kindWidth) + "  " + entityText(entry))
+                lines.append(pad(entry.status.label, statusWidth) + "  " + pad(entry.kind.rawValue, kindWidth) + "  " + oneLine(entityText(entry)))
                 for field in entry.fields {
-                    lines.append(String(repeating: " ", count: statusWidth + 4) + shortSummary(field))
+                    lines.append(String(repeating: " ", count: statusWidth + 4) + oneLine(shortSummary(field)))
                 }
             }
         }
         if !diff.skipped.isEmpty {
             lines.append("")
             lines.append("Skipped (not migrated, so not compared):")
-            for skip in diff.skipped { lines.append("  " + skipLine(skip)) }
+            for skip in diff.skipped { lines.append("  " + oneLine(skipLine(skip))) }
         }
         lines.append("")
         lines.append("Summary: " + diff.summary.line)
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Text on one line: CR, LF and tab written as `\r`, `\n`, `\t` so every entity keeps one line.
+    static func oneLine(_ text: String) -> String {
+        var output = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output
     }
 
     // MARK: Markdown

@@ -130,6 +130,14 @@ public struct DiffSummary: Hashable, Sendable {
     public var onlyInV3: Int
     public var skipped: Int
 
+    public init(equal: Int, differs: Int, missingInV3: Int, onlyInV3: Int, skipped: Int) {
+        self.equal = equal
+        self.differs = differs
+        self.missingInV3 = missingInV3
+        self.onlyInV3 = onlyInV3
+        self.skipped = skipped
+    }
+
     /// `3 equal, 1 differs, 0 missing in v3, 0 only in v3; 2 skipped`.
     public var line: String {
         "\(equal) equal, \(differs) differs, \(missingInV3) missing in v3, \(onlyInV3) only in v3; \(skipped) skipped"
