@@ -21,11 +21,11 @@ struct MigratedEstate {
     ]
 
     /// Starts both simulators, writes the configuration and runs the migration (exit 0 expected).
-    static func start() async throws -> MigratedEstate {
+    static func start(owner: String = "{ user: alice }") async throws -> MigratedEstate {
         let v2 = try await V2Fixture.start()
         let v3: RunningV3Simulator
         do {
-            v3 = try await V3Simulator.start(config: V3SimulatorConfig(users: ["alice", "bob-smith"]), options: V3SimulatorLaunchOptions())
+            v3 = try await V3Simulator.start(config: V3SimulatorConfig(users: ["alice", "bob-smith"], organizations: ["acme"]), options: V3SimulatorLaunchOptions())
         } catch {
             await v2.stop()
             throw error
@@ -41,7 +41,7 @@ struct MigratedEstate {
             target:
               url: \(v3.identityServerURL)
               api_key_file: \(keyFile)
-              owner: { user: alice }
+              owner: \(owner)
             users: { bob_smith: bob-smith }
             devices:
               frequency_plan: EU_863_870_TTN
@@ -196,6 +196,40 @@ struct MigratedEstate {
         #expect(written.contains("<tr class=\"missing-in-v3\"><td>missing in v3</td><td>application-link</td><td>sensors</td>"))
         let mode = try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int
         #expect(mode == 0o600)
+    }
+
+    @Test func anOrganizationOwnerIsComparedToo() async throws {
+        let estate = try await MigratedEstate.start(owner: "{ organization: acme }")
+        defer { Task { await estate.stop() } }
+        #expect(try await estate.v3Request(
+            "POST", "/organizations/acme/gateways",
+            body: #"{"gateway":{"ids":{"gateway_id":"extra-gw","eui":"B827EBFFFE0000FF"},"frequency_plan_ids":["EU_863_870"]},"collaborator":{"organization_ids":{"organization_id":"acme"}}}"#) == 200)
+        let result = await estate.diff()
+        #expect(result.code == 1, "\(result.out)\n\(result.err)")
+        let lines = result.out.components(separatedBy: "\n")
+        #expect(lines.contains("only in v3  gateway                   extra-gw"))
+        #expect(lines.contains("equal       gateway                   eui-b827ebfffe000001"))
+        // alice is a collaborator in v2 but not the owner now: she is intended with her mapped rights.
+        #expect(lines.contains("equal       application-collaborator  sensors/alice"))
+        #expect(result.out.contains("(owner organization acme; API keys of run tag "))
+    }
+
+    @Test func readsAreRetriedThrough503And429() async throws {
+        let estate = try await MigratedEstate.start()
+        defer { Task { await estate.stop() } }
+        let server = estate.v3.identityServer
+        let before = server.requestLog.count
+        // Every read fails at first; the faults end while the diff is backing off, so its retries succeed.
+        server.setFaults(try FaultSpec(parsing: "503=0.5@GET:/api/v3/,429=0.5@GET:/api/v3/,seed=3"))
+        async let diff = estate.diff()
+        try await Task.sleep(for: .milliseconds(600))
+        server.setFaults(.none)
+        let result = await diff
+        #expect(result.code == 0, "\(result.out)\n\(result.err)")
+        #expect(result.out.contains("Summary: 7 equal, 0 differs, 0 missing in v3, 0 only in v3; 3 skipped"))
+        let reads = server.requestLog.dropFirst(before)
+        #expect(reads.contains { $0.status == 503 } && reads.contains { $0.status == 429 })
+        #expect(reads.allSatisfy { $0.method == "GET" })
     }
 
     @Test func aJournalOfAnotherOwnerIsRefused() async throws {
