@@ -41,7 +41,7 @@ let package = Package(
             name: "Executor",
             dependencies: ["Plan", "Journal", "V3Client", "V3Model", "HTTP", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "Report", dependencies: ["Plan", "Mapping", "V3Model", "V3Client", "Executor"]),
+        .target(name: "Report", dependencies: ["Plan", "Mapping", "V3Model", "V3Client"]),
         .target(
             name: "Simulator",
             dependencies: [

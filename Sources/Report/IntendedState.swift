@@ -1,4 +1,3 @@
-import Executor
 import Foundation
 import Mapping
 import Plan
@@ -150,12 +149,6 @@ public struct IntendedState: Hashable, Sendable {
     /// account, an ID taken by someone else): their entities are listed apart, and so are the children of a
     /// skipped application or gateway. Entities nobody skipped are intended.
     public init(plan: MigrationPlan, runTag: String?, skippedSteps: [String: String] = [:]) throws {
-        let executable: [ExecutionStep]
-        do {
-            executable = try PlanExecution.steps(for: plan)
-        } catch {
-            throw IntendedStateError(description: "the plan cannot be turned into v3 requests (\(error)); report this as a bug of ttn-migrate")
-        }
         owner = plan.owner
         self.runTag = runTag
         skipped = plan.skipped.map { DiffSkip(kind: $0.entity.kind, v2ID: $0.entity.v2ID, v3ID: $0.entity.v3ID, reason: $0.reason) }
@@ -187,11 +180,17 @@ public struct IntendedState: Hashable, Sendable {
         var applicationIndex: [String: Int] = [:]
         var gatewayIndex: [String: Int] = [:]
         var deviceIndex: [String: (application: Int, device: Int)] = [:]
+        func appendPart(_ server: V3Server, prefix: String, ids: V3EndDeviceIdentifiers, expected: V3JSONValue) {
+            let key = "\(ids.applicationIDs.applicationID)/\(ids.deviceID)"
+            guard let position = deviceIndex[key] else { return }
+            applications[position.application].devices[position.device].parts.append(
+                IntendedDevicePart(server: server, readPath: prefix + Self.devicePath(ids), expected: expected))
+        }
 
-        for (step, execution) in zip(plan.steps, executable) {
+        let encoder = JSONEncoder()
+        for step in plan.steps {
             let entity = step.entity
             let v3ID = entity.v3ID ?? entity.v2ID
-            let expected = execution.operation.expected
             let parent: String?
             switch step.payload {
             case .application, .gateway: parent = nil
@@ -208,6 +207,12 @@ public struct IntendedState: Hashable, Sendable {
                     skipped.append(DiffSkip(kind: entity.kind, v2ID: entity.v2ID, v3ID: entity.v3ID, reason: reason))
                 }
                 continue
+            }
+            let expected: V3JSONValue
+            do {
+                expected = try JSONValueParser.parse(encoder.encode(step.payload))
+            } catch {
+                throw IntendedStateError(description: "step \(step.id) of the plan does not encode as v3 JSON (\(error)); report this as a bug of ttn-migrate")
             }
             let record = IntendedRecord(v2ID: entity.v2ID, v3ID: v3ID, expected: expected)
 
@@ -227,14 +232,16 @@ public struct IntendedState: Hashable, Sendable {
                 applications[index].link = record
             case .deviceIS(let device):
                 guard let index = applicationIndex[device.ids.applicationIDs.applicationID] else { continue }
-                deviceIndex[v3ID] = (index, applications[index].devices.count)
+                deviceIndex["\(device.ids.applicationIDs.applicationID)/\(device.ids.deviceID)"] = (index, applications[index].devices.count)
                 applications[index].devices.append(IntendedDevice(
                     v2ID: entity.v2ID, v3ID: v3ID, deviceID: device.ids.deviceID,
-                    parts: [IntendedDevicePart(server: .identityServer, readPath: execution.operation.readPath, expected: expected)]))
-            case .deviceJS, .deviceNS, .deviceAS:
-                guard let position = deviceIndex[v3ID] else { continue }
-                applications[position.application].devices[position.device].parts.append(
-                    IntendedDevicePart(server: execution.operation.server, readPath: execution.operation.readPath, expected: expected))
+                    parts: [IntendedDevicePart(server: .identityServer, readPath: Self.devicePath(device.ids), expected: expected)]))
+            case .deviceJS(let device):
+                appendPart(.joinServer, prefix: "/js", ids: device.ids, expected: expected)
+            case .deviceNS(let device):
+                appendPart(.networkServer, prefix: "/ns", ids: device.ids, expected: expected)
+            case .deviceAS(let device):
+                appendPart(.applicationServer, prefix: "/as", ids: device.ids, expected: expected)
             case .gateway(let gateway):
                 gatewayIndex[gateway.ids.gatewayID] = gateways.count
                 gateways.append(IntendedGateway(record: record))
@@ -243,6 +250,12 @@ public struct IntendedState: Hashable, Sendable {
                 gateways[index].collaborators.append(IntendedCollaborator(account: collaborator.ids, record: record))
             }
         }
+    }
+
+    /// `/applications/{app}/devices/{device}`: the IS path; the JS, NS and AS paths put `/js`, `/ns`, `/as`
+    /// before it (`reference/v3-api.md` §6).
+    static func devicePath(_ ids: V3EndDeviceIdentifiers) -> String {
+        "/applications/\(V3StateReader.escape(ids.applicationIDs.applicationID))/devices/\(V3StateReader.escape(ids.deviceID))"
     }
 
     /// The distinct collaborator accounts the intended state names, other than the owner, sorted.

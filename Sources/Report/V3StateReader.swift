@@ -127,10 +127,11 @@ public struct V3StateReader: Sendable {
         for result in try await Self.run(second, concurrency: concurrency) {
             switch result {
             case .devices(let appID, let items):
+                var devices: [String: V3JSONValue] = [:]
                 for item in items {
-                    if let id = Self.string("ids.device_id", in: item) { observed.applicationContents[appID, default: ObservedApplication()].devices[id] = item }
+                    if let id = Self.string("ids.device_id", in: item) { devices[id] = item }
                 }
-                if items.isEmpty { observed.applicationContents[appID, default: ObservedApplication()].devices = [:] }
+                observed.applicationContents[appID, default: ObservedApplication()].devices = devices
             case .collaborators(let appID, let items):
                 observed.applicationContents[appID, default: ObservedApplication()].collaborators = items
             case .apiKeys(let appID, let items):
@@ -155,7 +156,7 @@ public struct V3StateReader: Sendable {
         let query = fieldMask.isEmpty ? [] : [("field_mask", fieldMask.joined(separator: ","))]
         do {
             let response = try await send(component, path, query: query, operation: operation, counter: counter)
-            return try response.decode(V3JSONValue.self, operation: operation, server: component.name)
+            return try Self.parse(response, operation: operation, server: component.name)
         } catch let error as V3APIError where error.isAbsentOrNotOurs {
             return nil
         }
@@ -171,7 +172,7 @@ public struct V3StateReader: Sendable {
             var query = [("limit", String(Self.pageSize)), ("page", String(page))]
             if !fieldMask.isEmpty { query.append(("field_mask", fieldMask.joined(separator: ","))) }
             let response = try await send(component, path, query: query, operation: operation, counter: counter)
-            let body = try response.decode(V3JSONValue.self, operation: operation, server: component.name)
+            let body = try Self.parse(response, operation: operation, server: component.name)
             var pageItems: [V3JSONValue] = []
             switch body {
             case .object(let fields):
@@ -191,6 +192,15 @@ public struct V3StateReader: Sendable {
             page += 1
         }
         return items
+    }
+
+    /// The body of an answer as JSON.
+    static func parse(_ response: V3Response, operation: String, server: String) throws -> V3JSONValue {
+        do {
+            return try JSONValueParser.parse(response.body)
+        } catch {
+            throw V3ClientError.malformedResponse(operation: operation, server: server, reason: error.description)
+        }
     }
 
     /// One GET with retries of transient failures (reads are safe to repeat).

@@ -1,9 +1,11 @@
 import Foundation
 import HTTP
 import Journal
+import Plan
 import Simulator
 import Testing
 import TTNMigrateCLI
+import V2Model
 
 /// The small estate migrated by the real `run` into the v3 simulator, then compared by `diff`.
 struct MigratedEstate {
@@ -260,5 +262,47 @@ struct MigratedEstate {
         let result = await runCLI(["diff", "--config", unreachable, "--snapshot", estate.journal + ".v2-snapshot.json"])
         #expect(result.code == 2)
         #expect(result.err.contains("cannot connect to http://127.0.0.1:9"))
+    }
+}
+
+/// `diff` after `run` of a generated estate (20 applications, 10 gateways, 1000 devices) against the v3
+/// simulator with a set latency: wall time and requests. Opt-in (timings):
+/// `DIFF_BENCH=1 swift test --filter DiffBenchmark`.
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["DIFF_BENCH"] != nil))
+struct DiffBenchmark {
+    @Test(arguments: [0, 20]) func diffOfAMigratedGeneratedEstate(latencyMilliseconds: Int) async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let snapshotPath = directory.file("v2.json")
+        try SnapshotFile.write(SyntheticEstate.snapshot(applications: 20, gateways: 10, devices: 1000), to: snapshotPath)
+        let users = ["bench-owner"] + (0..<20).map { "viewer-\($0)" }
+        let v3 = try await V3Simulator.start(
+            config: V3SimulatorConfig(users: users),
+            options: V3SimulatorLaunchOptions(server: SimServerOptions(latency: .milliseconds(latencyMilliseconds), recordsRequests: false)))
+        defer { Task { await v3.stop() } }
+        let keyFile = try directory.write("v3-api-key", v3.simulator.apiKey)
+        let config = try directory.write("migrate.yml", """
+            source:
+              account_server: http://127.0.0.1:9/api/v2
+              token_file: \(keyFile)
+            target:
+              url: \(v3.identityServerURL)
+              api_key_file: \(keyFile)
+              owner: { user: bench-owner }
+            devices:
+              frequency_plan: EU_863_870_TTN
+              with_session: true
+            concurrency: 16
+            """)
+        let journal = directory.file("migration.sqlite")
+        let run = await runCLI(["run", "--config", config, "--snapshot", snapshotPath, "--journal", journal])
+        #expect(run.code == 0, "\(run.err)")
+        let clock = ContinuousClock()
+        let started = clock.now
+        let diff = await runCLI(["diff", "--config", config, "--journal", journal, "--format", "json", "--out", directory.file("diff.json")])
+        let elapsed = clock.now - started
+        #expect(diff.code == 0, "\(diff.err)")
+        #expect(diff.err.contains("1100 equal, 0 differs, 0 missing in v3, 0 only in v3; 30 skipped"))
+        print("diff bench, latency \(latencyMilliseconds) ms: \(elapsed) in all; \(diff.err.split(separator: "\n").last ?? "")")
     }
 }
