@@ -13,11 +13,23 @@ public enum DiffComparison {
     /// - A collaborator whose account v3 does not have is listed apart as skipped (v3 cannot hold it).
     /// - What v3 holds under the owner that the plan does not know is `only in v3`: applications, gateways,
     ///   and the devices, collaborators and API keys of the planned applications (collaborators of the
-    ///   planned gateways too). The owner itself and entities the plan skipped are not reported there.
+    ///   planned gateways too). The owner itself and entities the plan skipped (by v3 ID, or by v2 ID as is
+    ///   and as the mapping fixes it) are not reported there.
     public static func compare(intended: IntendedState, observed: ObservedState) -> MigrationDiff {
         var entries: [DiffEntry] = []
         var skipped = intended.skipped
-        let skippedIDs = Set(skipped.compactMap { skip in skip.v3ID.map { "\(skip.kind.rawValue):\($0)" } })
+        // A skipped entity without a v3 ID (not selected, deleted in v2) may still be in v3 from an earlier
+        // migration: it is known by its v2 ID and by that ID fixed as the mapping fixes IDs.
+        var skippedIDs = Set<String>()
+        for skip in skipped {
+            if let v3ID = skip.v3ID {
+                skippedIDs.insert("\(skip.kind.rawValue):\(v3ID)")
+            } else {
+                skippedIDs.insert("\(skip.kind.rawValue):\(skip.v2ID)")
+                let fixed = skip.v2ID.split(separator: "/", omittingEmptySubsequences: false).map { IDMapping.fixEntityID(String($0)).id }
+                skippedIDs.insert("\(skip.kind.rawValue):\(fixed.joined(separator: "/"))")
+            }
+        }
         func isSkipped(_ kind: EntityKind, _ id: String) -> Bool { skippedIDs.contains("\(kind.rawValue):\(id)") }
 
         for application in intended.applications {

@@ -161,6 +161,16 @@ func sampleObserved(keyName: String = "v2: default key [run1]") -> ObservedState
         #expect(diff.summary == DiffSummary(equal: 0, differs: 3, missingInV3: 4, onlyInV3: 6, skipped: 2))
     }
 
+    @Test func aSkippedApplicationWithoutV3IDIsKnownByItsFixedID() {
+        var intended = sampleIntended()
+        intended.skipped.append(DiffSkip(kind: .application, v2ID: "Old_Stuff", v3ID: nil, reason: "not selected by include.applications"))
+        var observed = sampleObserved()
+        observed.applications["old-stuff"] = json(#"{"ids": {"application_id": "old-stuff"}}"#)
+        observed.applications["other-app"] = json(#"{"ids": {"application_id": "other-app"}}"#)
+        let diff = DiffComparison.compare(intended: intended, observed: observed)
+        #expect(diff.entries.filter { $0.status == .onlyInV3 } == [DiffEntry(kind: .application, entity: "other-app", v2ID: nil, status: .onlyInV3)])
+    }
+
     @Test func everythingUnderAMissingApplicationIsMissing() {
         var observed = sampleObserved()
         observed.applications["my-app"] = nil
