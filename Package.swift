@@ -70,6 +70,7 @@ let package = Package(
         .testTarget(name: "PlanTests", dependencies: ["Plan", "Mapping", "V2Model", "V3Model"], exclude: ["Golden"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "Plan"]),
         .testTarget(name: "ExecutorTests", dependencies: ["Executor", "V3Client", "HTTP", "Simulator"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "Executor", "Plan", "Mapping", "V3Model", "V3Client", "V2Model"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "HTTP", "ReferenceData"]),
         .testTarget(
             name: "EndToEndTests",

@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import HTTP
+import Journal
+import Mapping
+import Plan
+import Report
+import V2Model
+import V3Client
+
+extension TTNMigrate {
+    /// Compares what v3 holds with what the migration intends, entity by entity and field by field.
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Compare what v3 holds now with what the migration intends, entity by entity and field by field.",
+            discussion: """
+                The intended state is the mapped v2 estate minus what the plan skipped (listed apart with the reason). \
+                Each entity is equal, differs (the fields, with both values), missing in v3, or only in v3 (held under the \
+                owner but unknown to the plan). Device keys are compared and never printed; API keys are compared by name \
+                and rights. With a journal (--journal, or `journal:` of the configuration) the run's tag and the v2 estate \
+                frozen beside the journal make the intended state exactly what `run` targeted. Only reads v3.
+
+                Exit codes: 0 nothing differs, 1 something differs, 2 error. The JSON form is documented in README.md \
+                (format ttn-migrate/diff, version 1).
+                """)
+
+        enum Format: String, ExpressibleByArgument, CaseIterable {
+            case table, md, json, csv, html
+
+            var rendererFormat: DiffRenderer.Format {
+                switch self {
+                case .table: return .table
+                case .md: return .md
+                case .json: return .json
+                case .csv: return .csv
+                case .html: return .html
+                }
+            }
+        }
+
+        @OptionGroup var options: ConfigOptions
+        @OptionGroup var input: SnapshotInputOptions
+
+        @Option(name: .long, help: "The journal of the run to compare with (default: `journal:` of the configuration; none: API keys of any run match).")
+        var journal: String?
+
+        @Option(name: .long, help: "table, md, json, csv or html.")
+        var format: Format = .table
+
+        @Option(name: .long, help: "Write the report to this file (replaced atomically, mode 0600) instead of stdout.")
+        var out: String?
+
+        /// Reads in flight at most (the configuration's `concurrency:`, capped: a diff only reads).
+        static let maxConcurrency = 16
+
+        func run() async throws {
+            let console = Console.current
+            let configuration = try options.load()
+            let endpoints = try configuration.endpoints()
+            guard let owner = configuration.target.owner else {
+                throw ConfigurationError.missing(key: "target.owner", hint: "`{ user: ID }` or `{ organization: ID }`")
+            }
+            _ = try configuration.mappingOptions().validate()
+
+            var runTag: String?
+            var skippedSteps: [String: String] = [:]
+            let estate: V2Snapshot
+            if let journalPath = journal ?? configuration.journal {
+                let store = try JournalStore.openForReading(at: journalPath)
+                let expected = JournalTarget(
+                    identityServerURL: endpoints.identityServer, ownerKind: owner.kind == "user" ? .user : .organization, ownerID: owner.id)
+                do {
+                    guard store.target == expected else {
+                        throw DiffCommandError.journalOfAnotherTarget(journal: journalPath, journalTarget: store.target, configured: expected)
+                    }
+                    runTag = store.migrationTag
+                    for step in try await store.steps(in: [.skipped]) {
+                        skippedSteps[step.id] = step.skipReason ?? "skipped by the run"
+                    }
+                    try await store.close()
+                } catch {
+                    try? await store.close()
+                    throw error
+                }
+                // The estate `run` froze beside the journal (MigrationRunner.frozenSnapshotPath).
+                let frozen = journalPath + ".v2-snapshot.json"
+                if FileManager.default.fileExists(atPath: frozen) {
+                    if input.snapshot != nil {
+                        console.err("note: comparing with the v2 estate frozen beside the journal (\(frozen)); --snapshot is not used")
+                    }
+                    estate = try SnapshotFile.read(path: frozen)
+                } else {
+                    console.err("note: no v2 estate is frozen beside the journal (\(frozen)); comparing with \(input.snapshot ?? "the live v2 estate")")
+                    estate = try await input.estate(configuration: configuration)
+                }
+            } else {
+                estate = try await input.estate(configuration: configuration)
+            }
+
+            let mapping = try configuration.mappingOptions(runTag: runTag ?? MappingOptions.defaultRunTag)
+            let plan = try Planner.plan(snapshot: estate, options: mapping)
+            let intended = try IntendedState(plan: plan, runTag: runTag, skippedSteps: skippedSteps)
+
+            let apiKey = V3APIKeySecret(try configuration.target.apiKey.resolve(what: "the v3 API key"))
+            var http = HTTPClientConfiguration()
+            http.caFile = configuration.target.caFile
+            http.insecure = configuration.target.insecure
+            let client = V3Client(http: HTTPClient(configuration: http), endpoints: endpoints, apiKey: apiKey)
+            let concurrency = min(configuration.concurrency ?? 8, Self.maxConcurrency)
+            let started = ContinuousClock.now
+            let (observed, requests) = try await V3StateReader(client: client, concurrency: concurrency).read(intended)
+            let elapsed = ContinuousClock.now - started
+
+            let diff = DiffComparison.compare(intended: intended, observed: observed)
+            let rendered = DiffRenderer.render(diff, format: format.rendererFormat)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            if let out {
+                try SecureFile.writeAtomically(Data(rendered.utf8), to: out)
+                console.err("wrote the diff to \(out): \(diff.summary.line)")
+            } else {
+                var text = rendered
+                if text.unicodeScalars.last == "\n" { text.unicodeScalars.removeLast() }
+                console.out(text)
+            }
+            console.err("read v3 with \(requests) requests in \(String(format: "%.1f", seconds)) s")
+            if diff.hasDifferences { throw ExitCode(1) }
+        }
+    }
+}
+
+/// Why `diff` cannot compare. Exit code 2.
+enum DiffCommandError: Error, CustomStringConvertible {
+    case journalOfAnotherTarget(journal: String, journalTarget: JournalTarget, configured: JournalTarget)
+
+    var description: String {
+        switch self {
+        case .journalOfAnotherTarget(let journal, let journalTarget, let configured):
+            return "the journal \(journal) belongs to \(journalTarget), but the configuration targets \(configured); "
+                + "use the configuration the journal was made with, or leave out --journal (and `journal:`) to compare without it"
+        }
+    }
+}
