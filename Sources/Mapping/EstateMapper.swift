@@ -188,7 +188,7 @@ public enum EstateMapper {
         case .unreadable:
             warnings.append(MappingWarning(
                 .applicationHandlerUnreadable, entity,
-                "the v2 handler at \(handler.url ?? "?") knows application \"\(v2.id)\" but could not be read (\(handler.reason ?? "no reason given")); its devices and payload format are not migrated. Give it an access key with the `devices` and `settings` rights"))
+                "\(handler.url.map { "the v2 handler at \($0)" } ?? "a v2 handler") knows application \"\(v2.id)\" but could not be read (\(handler.reason ?? "no reason given")); its devices and payload format are not migrated. Give it an access key with the `devices` and `settings` rights"))
         case .notConfigured, .skippedDeleted:
             break
         }

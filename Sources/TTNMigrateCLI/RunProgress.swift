@@ -61,7 +61,8 @@ final class RunProgress: @unchecked Sendable {
         let width = 30
         let fraction = progress.total == 0 ? 1 : Double(progress.done) / Double(progress.total)
         let filled = Int(fraction * Double(width))
-        let seconds = Double((ContinuousClock.now - started).components.seconds) + 0.001
+        let elapsed = (ContinuousClock.now - started).components
+        let seconds = max(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, 0.001)
         let rate = Double(progress.done) / seconds
         let remaining = rate > 0 ? Int(Double(progress.total - progress.done) / rate) : 0
         return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "

@@ -135,6 +135,7 @@ public struct V2Reader: Sendable {
         credentials.append(.bearer(options.token))
 
         var refusals: [String] = []
+        var refusingHandler: String?
         for handler in options.handlers.map(Self.trimmed) {
             let appURL = handler + "/applications/" + Self.escape(application.id)
             for credential in credentials {
@@ -152,6 +153,7 @@ public struct V2Reader: Sendable {
                     break
                 } catch V2ClientError.unauthorized(_, _, let message), V2ClientError.forbidden(_, _, let message) {
                     refusals.append("\(HTTPClient.displayURL(handler)) refused the \(credential): \(message)")
+                    refusingHandler = refusingHandler ?? HTTPClient.displayURL(handler)
                     continue
                 }
             }
@@ -160,7 +162,8 @@ public struct V2Reader: Sendable {
             return V2ApplicationRecord(application: application, handler: V2HandlerRecord(status: .notFound))
         }
         return V2ApplicationRecord(
-            application: application, handler: V2HandlerRecord(status: .unreadable, reason: refusals.joined(separator: "; ")))
+            application: application,
+            handler: V2HandlerRecord(status: .unreadable, url: refusingHandler, reason: refusals.joined(separator: "; ")))
     }
 
     /// Lists the devices page by page, then GETs each one (only that carries the frame counters).
