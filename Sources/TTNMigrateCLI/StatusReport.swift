@@ -1,5 +1,6 @@
 import Foundation
 import Journal
+import Report
 
 /// The state of a migration as its journal records it: what `ttn-migrate status` prints.
 ///
@@ -573,7 +574,7 @@ indirect enum OrderedJSON: Sendable {
     private func write(into output: inout String, indent: Int) {
         let pad = String(repeating: "  ", count: indent + 1)
         switch self {
-        case .string(let text): output += Self.quoted(text)
+        case .string(let text): output += DiffJSONText.quoted(text)
         case .integer(let value): output += String(value)
         case .decimal(let value, let places): output += String(format: "%.\(places)f", value)
         case .bool(let value): output += value ? "true" : "false"
@@ -604,31 +605,12 @@ indirect enum OrderedJSON: Sendable {
             }
             output += "{\n"
             for (index, (key, value)) in members.enumerated() {
-                output += pad + Self.quoted(key) + ": "
+                output += pad + DiffJSONText.quoted(key) + ": "
                 value.write(into: &output, indent: indent + 1)
                 output += index == members.count - 1 ? "\n" : ",\n"
             }
             output += String(repeating: "  ", count: indent) + "}"
         }
-    }
-
-    /// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.
-    static func quoted(_ text: String) -> String {
-        var output = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case let control where control.value < 0x20:
-                output += String(format: "\\u%04x", control.value)
-            default:
-                output.unicodeScalars.append(scalar)
-            }
-        }
-        return output + "\""
     }
 }
 
