@@ -69,7 +69,9 @@ let package = Package(
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "V2Model", "V3Model"]),
         .testTarget(name: "PlanTests", dependencies: ["Plan", "Mapping", "V2Model", "V3Model"], exclude: ["Golden"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "Plan"]),
-        .testTarget(name: "ExecutorTests", dependencies: ["Executor", "V3Client", "HTTP", "Simulator"]),
+        .testTarget(
+            name: "ExecutorTests",
+            dependencies: ["Executor", "V3Client", "HTTP", "Simulator", "Plan", "Mapping", "V2Model", "V3Model"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "HTTP", "ReferenceData"]),
         .testTarget(
             name: "EndToEndTests",
