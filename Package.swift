@@ -41,7 +41,7 @@ let package = Package(
             name: "Executor",
             dependencies: ["Plan", "Journal", "V3Client", "V3Model", "HTTP", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "Report", dependencies: ["Plan", "Mapping", "V3Model", "V3Client"]),
+        .target(name: "Report", dependencies: ["Plan", "Mapping", "V3Model", "V3Client", "HTTP"]),
         .target(
             name: "Simulator",
             dependencies: [
@@ -69,12 +69,14 @@ let package = Package(
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "V2Model", "V3Model"]),
         .testTarget(name: "PlanTests", dependencies: ["Plan", "Mapping", "V2Model", "V3Model"], exclude: ["Golden"]),
         .testTarget(name: "JournalTests", dependencies: ["Journal", "Plan"]),
-        .testTarget(name: "ExecutorTests", dependencies: ["Executor", "V3Client", "HTTP", "Simulator"]),
+        .testTarget(
+            name: "ExecutorTests",
+            dependencies: ["Executor", "V3Client", "HTTP", "Simulator", "Plan", "Mapping", "V2Model", "V3Model"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Executor", "Plan", "Mapping", "V3Model", "V3Client", "V2Model"]),
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "HTTP", "ReferenceData"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TTNMigrateCLI", "Simulator", "HTTP", "V2Model", "Journal"],
+            dependencies: ["TTNMigrateCLI", "Simulator", "HTTP", "V2Model", "Journal", "Executor", "Plan"],
             resources: [.copy("Golden")]
         ),
     ],
