@@ -9,6 +9,8 @@ public protocol V2HexValue: Codable, Hashable, Sendable, CustomStringConvertible
     static var byteCount: Int { get }
     /// What the value is called in error messages.
     static var kindName: String { get }
+    /// Whether the value is key material: never shown in messages.
+    static var isSecret: Bool { get }
     /// Upper-case hex of exactly `2 × byteCount` characters.
     var hex: String { get }
     init(validatedHex: String)
@@ -51,7 +53,7 @@ extension V2HexValue {
     /// Whether every byte is zero.
     public var isZero: Bool { hex.allSatisfy { $0 == "0" } }
 
-    static var isSecret: Bool { false }
+    public static var isSecret: Bool { false }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -91,7 +93,7 @@ public struct V2DevAddr: V2HexValue {
 public struct V2AESKey: V2HexValue, CustomDebugStringConvertible {
     public static let byteCount = 16
     public static let kindName = "AES key"
-    static var isSecret: Bool { true }
+    public static var isSecret: Bool { true }
     public let hex: String
     public init(validatedHex: String) { hex = validatedHex }
     public var description: String { "<redacted key>" }
