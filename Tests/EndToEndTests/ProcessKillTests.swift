@@ -14,6 +14,7 @@ func executablePath() -> String {
 final class ChildProcess: @unchecked Sendable {
     let process = Process()
     let output = Pipe()
+    let errors = Pipe()
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: executablePath())
@@ -22,7 +23,7 @@ final class ChildProcess: @unchecked Sendable {
         for (key, value) in environment { env[key] = value }
         process.environment = env
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         try process.run()
     }
 
@@ -39,6 +40,9 @@ final class ChildProcess: @unchecked Sendable {
 
     func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
 
+    /// Everything written to stderr (after the process ended).
+    func errorText() -> String { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+
     func interrupt() { Foundation.kill(process.processIdentifier, SIGINT) }
 
     func wait() -> Int32 {
@@ -47,21 +51,24 @@ final class ChildProcess: @unchecked Sendable {
     }
 }
 
-@Suite(.serialized) struct ProcessKillTests {
-    /// SIGKILLs the real CLI several times mid-run (the simulators live in another process), resumes, and
-    /// checks that nothing is duplicated (exactly one API key per name) and nothing is missing.
-    @Test func sigkillMidRunThenResumeLosesAndDuplicatesNothing() async throws {
+/// The example estate served by `ttn-migrate simulate` in a child process, and a configuration for it.
+struct SimulatorProcessFixture {
+    let directory: TemporaryDirectory
+    let simulator: ChildProcess
+    let v3URL: String
+    let apiKey: String
+    let configPath: String
+
+    static func start(latencyMilliseconds: Int) throws -> SimulatorProcessFixture {
         let directory = try TemporaryDirectory()
-        defer { directory.cleanUp() }
         let token = "v2sim.kill-test-token"
         let apiKey = V3SimulatorAPIKey.generate()
         let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("examples").path
         let simulator = try ChildProcess(
             ["simulate", "--v2-data", examples + "/v2-estate.json", "--v3-users", "alice,bob-smith,carol", "--v3-organizations", "acme",
-             "--latency-ms", "15", "--secrets-dir", directory.path],
+             "--latency-ms", String(latencyMilliseconds), "--secrets-dir", directory.path],
             environment: ["TTN_V2_TOKEN": token, "TTN_V3_API_KEY": apiKey])
-        defer { simulator.interrupt(); _ = simulator.wait() }
         let urls = try JSONSerialization.jsonObject(with: Data(simulator.firstLine().utf8)) as! [String: Any]
         let v3URL = urls["v3_identity_server"] as! String
         let handlers = (urls["v2_handlers"] as! [String]).map { "    - \($0)" }.joined(separator: "\n")
@@ -74,6 +81,26 @@ final class ChildProcess: @unchecked Sendable {
             .replacingOccurrences(of: "url: http://127.0.0.1:8091", with: "url: \(v3URL)")
             .replacingOccurrences(of: "api_key_env: TTN_V3_API_KEY", with: "api_key_file: \(keyFile)")
         let configPath = try directory.write("migrate.yml", config)
+        return SimulatorProcessFixture(directory: directory, simulator: simulator, v3URL: v3URL, apiKey: apiKey, configPath: configPath)
+    }
+
+    func stop() {
+        simulator.interrupt()
+        _ = simulator.wait()
+        directory.cleanUp()
+    }
+}
+
+@Suite(.serialized) struct ProcessKillTests {
+    /// SIGKILLs the real CLI several times mid-run (the simulators live in another process), resumes, and
+    /// checks that nothing is duplicated (exactly one API key per name) and nothing is missing.
+    @Test func sigkillMidRunThenResumeLosesAndDuplicatesNothing() async throws {
+        let fixture = try SimulatorProcessFixture.start(latencyMilliseconds: 15)
+        defer { fixture.stop() }
+        let directory = fixture.directory
+        let v3URL = fixture.v3URL
+        let apiKey = fixture.apiKey
+        let configPath = fixture.configPath
         let snapshot = directory.file("v2.json")
         let journal = directory.file("journal.sqlite")
         let snapshotRun = try ChildProcess(["snapshot", "--config", configPath, "--out", snapshot])
@@ -117,5 +144,24 @@ final class ChildProcess: @unchecked Sendable {
         #expect(deviceCount == 15)
         let gateways = (try await get("/users/alice/gateways?limit=1000")["gateways"] as? [[String: Any]]) ?? []
         #expect(gateways.count == 15)
+    }
+
+    /// Ctrl-C (SIGINT) lets requests in flight finish, records them, prints the resume command and exits 130.
+    @Test func interruptExits130WithTheResumeCommand() async throws {
+        let fixture = try SimulatorProcessFixture.start(latencyMilliseconds: 40)
+        defer { fixture.stop() }
+        let snapshot = fixture.directory.file("v2.json")
+        #expect(try ChildProcess(["snapshot", "--config", fixture.configPath, "--out", snapshot]).wait() == 0)
+        let journal = fixture.directory.file("journal.sqlite")
+        let run = try ChildProcess(["run", "--config", fixture.configPath, "--snapshot", snapshot, "--journal", journal, "--concurrency", "2"])
+        try await Task.sleep(for: .milliseconds(900))
+        run.interrupt()
+        #expect(run.wait() == 130)
+        let errors = run.errorText()
+        #expect(errors.contains("interrupted; resume with: ttn-migrate run --config \(fixture.configPath) --journal \(journal) --concurrency 2"))
+        let runs = try await JournalStore.openForReading(at: journal).runs()
+        #expect(runs.last?.outcome == .interrupted)
+        let resumed = try ChildProcess(["run", "--config", fixture.configPath, "--journal", journal, "--concurrency", "2"])
+        #expect(resumed.wait() == 0)
     }
 }
