@@ -9,11 +9,11 @@ import V2Model
 
 /// The small estate migrated by the real `run` into the v3 simulator, then compared by `diff`.
 struct MigratedEstate {
-    let v2: V2Fixture
-    let v3: RunningV3Simulator
-    let config: String
-    let journal: String
-
+    let base: MigrationFixture
+    var v2: V2Fixture { base.v2 }
+    var v3: RunningV3Simulator { base.v3 }
+    var config: String { base.configPath }
+    var journal: String { base.journal }
     var directory: TemporaryDirectory { v2.directory }
 
     /// The device and API keys of the small estate (Golden/small-estate.json): never in any output.
@@ -22,35 +22,11 @@ struct MigratedEstate {
         "ttn-account-v2.", "NNSXS.",
     ]
 
-    /// Starts both simulators, writes the configuration and runs the migration (exit 0 expected).
+    /// Starts both simulators (organization acme exists too), writes the configuration and runs the
+    /// migration (exit 0 expected).
     static func start(owner: String = "{ user: alice }") async throws -> MigratedEstate {
-        let v2 = try await V2Fixture.start()
-        let v3: RunningV3Simulator
-        do {
-            v3 = try await V3Simulator.start(config: V3SimulatorConfig(users: ["alice", "bob-smith"], organizations: ["acme"]), options: V3SimulatorLaunchOptions())
-        } catch {
-            await v2.stop()
-            throw error
-        }
-        let keyFile = try v2.directory.write("v3-api-key", v3.simulator.apiKey + "\n")
-        let handlers = v2.simulator.handlerURLs.map { "    - \($0)" }.joined(separator: "\n")
-        let config = try v2.directory.write("migrate.yml", """
-            source:
-              account_server: \(v2.simulator.accountServerURL)
-              token_file: \(v2.tokenFile)
-              handlers:
-            \(handlers)
-            target:
-              url: \(v3.identityServerURL)
-              api_key_file: \(keyFile)
-              owner: \(owner)
-            users: { bob_smith: bob-smith }
-            devices:
-              frequency_plan: EU_863_870_TTN
-              with_session: true
-            """)
-        let estate = MigratedEstate(v2: v2, v3: v3, config: config, journal: v2.directory.file("migration.sqlite"))
-        let run = await runCLI(["run", "--config", config, "--journal", estate.journal])
+        let estate = MigratedEstate(base: try await MigrationFixture.start(organizations: ["acme"], owner: owner))
+        let run = await runCLI(["run", "--config", estate.config, "--journal", estate.journal])
         guard run.code == 0 else {
             await estate.stop()
             throw SetupFailure(description: "run exited \(run.code): \(run.err)")
@@ -60,10 +36,7 @@ struct MigratedEstate {
 
     struct SetupFailure: Error, CustomStringConvertible { let description: String }
 
-    func stop() async {
-        await v3.stop()
-        await v2.stop()
-    }
+    func stop() async { await base.stop() }
 
     /// `ttn-migrate diff` with this estate's configuration and journal, plus `extra` arguments.
     func diff(_ extra: [String] = [], journal useJournal: Bool = true) async -> (code: Int32, out: String, err: String) {
@@ -75,12 +48,7 @@ struct MigratedEstate {
     /// Sends one request to the v3 simulator with its API key; returns the status.
     @discardableResult
     func v3Request(_ method: String, _ path: String, body: String? = nil) async throws -> Int {
-        let request = HTTPRequest(
-            method: method, url: v3.identityServerURL + "/api/v3" + path,
-            headers: [("Authorization", "Bearer \(v3.simulator.apiKey)"), ("Content-Type", "application/json")],
-            body: body.map { Data($0.utf8) }, timeout: .seconds(10))
-        let response = try await HTTPClient(configuration: HTTPClientConfiguration()).send(request)
-        return response.status
+        try await base.v3Request(method, "/api/v3" + path, body: body).status
     }
 
     /// Asserts that no key material and no API key appears in `text`.

@@ -17,10 +17,17 @@ struct MigrationFixture {
 
     static func start(
         v3Options: V3SimulatorLaunchOptions = V3SimulatorLaunchOptions(), users: [String] = ["alice", "bob-smith"],
-        apiKeyRights: [String] = ["RIGHT_ALL"], extraConfig: String = ""
+        organizations: [String] = [], owner: String = "{ user: alice }", apiKeyRights: [String] = ["RIGHT_ALL"], extraConfig: String = ""
     ) async throws -> MigrationFixture {
         let v2 = try await V2Fixture.start()
-        let v3 = try await V3Simulator.start(config: V3SimulatorConfig(users: users, apiKeyRights: apiKeyRights), options: v3Options)
+        let v3: RunningV3Simulator
+        do {
+            v3 = try await V3Simulator.start(
+                config: V3SimulatorConfig(users: users, organizations: organizations, apiKeyRights: apiKeyRights), options: v3Options)
+        } catch {
+            await v2.stop()
+            throw error
+        }
         let keyFile = try v2.directory.write("v3-api-key", v3.simulator.apiKey + "\n")
         let split = v3.isSplit
             ? "  identity_server: \(v3.identityServerURL)\n  join_server: \(v3.clusterURL)\n  network_server: \(v3.clusterURL)\n  application_server: \(v3.clusterURL)\n"
@@ -35,7 +42,7 @@ struct MigrationFixture {
             target:
             \(split)  gateway_server_address: eu1.cloud.thethings.network
               api_key_file: \(keyFile)
-              owner: { user: alice }
+              owner: \(owner)
             users: { bob_smith: bob-smith }
             devices:
               frequency_plan: EU_863_870_TTN
@@ -61,6 +68,15 @@ struct MigrationFixture {
         settings.journalOptions = journalOptions
         let runner = MigrationRunner(configuration: configuration, settings: settings)
         return try await runner.run(stop: StopSignal(), events: { _ in }, notes: { _ in }, crashAfterSteps: crashAfterSteps)
+    }
+
+    /// Sends one request to the v3 simulator's Identity Server with its API key (or `key`); `path` starts
+    /// with `/api/v3`.
+    func v3Request(_ method: String, _ path: String, body: String? = nil, key: String? = nil) async throws -> HTTPResponse {
+        try await HTTPClient().send(HTTPRequest(
+            method: method, url: v3.identityServerURL + path,
+            headers: [("Authorization", "Bearer \(key ?? v3.simulator.apiKey)"), ("Content-Type", "application/json")],
+            body: body.map { Data($0.utf8) }, timeout: .seconds(10)))
     }
 
     /// The v3 simulator's state as JSON text.

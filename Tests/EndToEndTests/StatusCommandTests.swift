@@ -5,45 +5,17 @@ import Simulator
 import Testing
 import TTNMigrateCLI
 
-/// The v2 simulator on the golden small estate and a v3 simulator, with a configuration that migrates
-/// one into the other and a journal path, for tests of what `run` leaves behind.
+/// The small estate between the two simulators (`MigrationFixture`), for tests of what `run` leaves behind.
 struct StatusFixture {
-    let v2: V2Fixture
-    let v3: RunningV3Simulator
-    let config: String
-    let journal: String
+    let base: MigrationFixture
+    var v2: V2Fixture { base.v2 }
+    var v3: RunningV3Simulator { base.v3 }
+    var config: String { base.configPath }
+    var journal: String { base.journal }
 
     /// Starts both simulators; `split` serves the v3 IS and the JS/NS/AS cluster on two ports.
     static func start(users: [String] = ["alice", "bob-smith"], split: Bool = false) async throws -> StatusFixture {
-        let v2 = try await V2Fixture.start()
-        let v3: RunningV3Simulator
-        do {
-            v3 = try await V3Simulator.start(
-                config: V3SimulatorConfig(users: users, organizations: [], apiKey: nil), options: V3SimulatorLaunchOptions(split: split))
-        } catch {
-            await v2.stop()
-            throw error
-        }
-        let keyFile = try v2.directory.write("v3-api-key", v3.simulator.apiKey + "\n")
-        let handlers = v2.simulator.handlerURLs.map { "    - \($0)" }.joined(separator: "\n")
-        let config = try v2.directory.write("migrate.yml", """
-            source:
-              account_server: \(v2.simulator.accountServerURL)
-              token_file: \(v2.tokenFile)
-              handlers:
-            \(handlers)
-            target:
-              url: \(v3.identityServerURL)
-              identity_server: \(v3.identityServerURL)
-              join_server: \(v3.clusterURL)
-              network_server: \(v3.clusterURL)
-              application_server: \(v3.clusterURL)
-              api_key_file: \(keyFile)
-              owner: { user: alice }
-            devices:
-              frequency_plan: EU_863_870_TTN
-            """)
-        return StatusFixture(v2: v2, v3: v3, config: config, journal: v2.directory.file("journal.sqlite"))
+        StatusFixture(base: try await MigrationFixture.start(v3Options: V3SimulatorLaunchOptions(split: split), users: users))
     }
 
     /// `ttn-migrate run --config … --journal …`, in-process.
@@ -56,18 +28,12 @@ struct StatusFixture {
         await runCLI(["status", "--journal", journal] + arguments)
     }
 
-    /// Sends one request to the v3 simulator's Identity Server with its API key (or `key`).
+    /// See `MigrationFixture.v3Request`.
     func v3Request(_ method: String, _ path: String, body: String? = nil, key: String? = nil) async throws -> HTTPResponse {
-        try await HTTPClient().send(HTTPRequest(
-            method: method, url: v3.identityServerURL + path,
-            headers: [("Authorization", "Bearer \(key ?? v3.simulator.apiKey)"), ("Content-Type", "application/json")],
-            body: body.map { Data($0.utf8) }))
+        try await base.v3Request(method, path, body: body, key: key)
     }
 
-    func stop() async {
-        await v3.stop()
-        await v2.stop()
-    }
+    func stop() async { await base.stop() }
 }
 
 /// The top-level keys of a JSON document rendered with two-space indentation, in their order.
