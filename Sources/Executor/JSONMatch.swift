@@ -12,7 +12,7 @@ public enum JSONMatch {
         switch expected {
         case .object(let fields):
             guard case .object(let actualFields)? = actual else {
-                if isZero(expected) { return [] }
+                if expected.isZero { return [] }
                 return fields.isEmpty ? [] : fields.keys.sorted().flatMap { key in
                     differences(expected: fields[key]!, actual: nil, path: join(path, key))
                 }
@@ -22,7 +22,7 @@ public enum JSONMatch {
             }
         case .array(let items):
             guard case .array(let actualItems)? = actual else {
-                return isZero(expected) && (actual == nil || actual.map(isZero) == true) ? [] : ["\(path): expected \(items.count) items, found \(actual.map(describe) ?? "none")"]
+                return expected.isZero && (actual == nil || actual?.isZero == true) ? [] : ["\(path): expected \(items.count) items, found \(actual.map(describe) ?? "none")"]
             }
             guard items.count == actualItems.count else {
                 return ["\(path): expected \(items.count) items, found \(actualItems.count)"]
@@ -38,7 +38,7 @@ public enum JSONMatch {
             }
         default:
             guard let actual, actual != .null else {
-                guard !isZero(expected) else { return [] }
+                guard !expected.isZero else { return [] }
                 return isSecret(path) ? ["\(path): missing (value hidden)"] : ["\(path): expected \(describe(expected)), found none"]
             }
             guard normalized(expected) != normalized(actual) else { return [] }
@@ -57,17 +57,6 @@ public enum JSONMatch {
         switch value {
         case .object, .array: return false
         default: return true
-        }
-    }
-
-    static func isZero(_ value: V3JSONValue) -> Bool {
-        switch value {
-        case .null: return true
-        case .bool(let flag): return !flag
-        case .number(let number): return number == 0
-        case .string(let text): return text.isEmpty
-        case .array(let items): return items.isEmpty
-        case .object(let fields): return fields.values.allSatisfy(isZero)
         }
     }
 

@@ -42,15 +42,7 @@ public enum FieldComparison {
 
     /// Whether the value is what v3 omits: null, false, 0, "", [] or an object of such values.
     public static func isZero(_ value: V3JSONValue?) -> Bool {
-        guard let value else { return true }
-        switch value {
-        case .null: return true
-        case .bool(let flag): return !flag
-        case .number(let number): return number == 0
-        case .string(let text): return text.isEmpty
-        case .array(let items): return items.isEmpty
-        case .object(let fields): return fields.values.allSatisfy { isZero($0) }
-        }
+        value?.isZero ?? true
     }
 
     static func compare(path: String, _ expected: V3JSONValue?, _ actual: V3JSONValue?, component: V3Server?, into result: inout [FieldDifference]) {

@@ -174,17 +174,7 @@ enum V3CPU {
         return .seconds(Int64(time.tv_sec)) + .nanoseconds(Int64(time.tv_nsec))
     }
 
-    static func process() -> Duration {
-        var usage = rusage()
-        #if canImport(Glibc)
-        let who = __rusage_who_t(RUSAGE_SELF.rawValue)
-        #else
-        let who = RUSAGE_SELF
-        #endif
-        guard getrusage(who, &usage) == 0 else { return .zero }
-        func duration(_ time: timeval) -> Duration { .seconds(Int64(time.tv_sec)) + .microseconds(Int64(time.tv_usec)) }
-        return duration(usage.ru_utime) + duration(usage.ru_stime)
-    }
+    static func process() -> Duration { SimServerCore.processCPUTime() }
 }
 
 /// Gathers the threads' outcomes and resumes the waiting task once all are in.

@@ -27,6 +27,19 @@ public enum V3JSONValue: Decodable, Sendable, Hashable, CustomStringConvertible 
         }
     }
 
+    /// Whether v3 would omit this value from a response: null, false, 0, "", [] or an object of such
+    /// values (`reference/v3-api.md` §1).
+    public var isZero: Bool {
+        switch self {
+        case .null: return true
+        case .bool(let flag): return !flag
+        case .number(let number): return number == 0
+        case .string(let text): return text.isEmpty
+        case .array(let items): return items.isEmpty
+        case .object(let fields): return fields.values.allSatisfy(\.isZero)
+        }
+    }
+
     public var description: String {
         switch self {
         case .string(let value): return value
