@@ -285,31 +285,39 @@ public struct MigrationExecutor: Sendable {
         events(await state.finish(step.id, outcome: .failed(StepFailure(stepID: step.id, message: message, correlationID: correlationID))))
     }
 
-    /// Deletes, in reverse order AS, NS, JS, IS, the done steps of every group with a failed step.
+    /// Deletes the done steps of every group with a failed step, in reverse order AS, NS, JS, IS
+    /// (`UndoOrder`, shared with `rollback`). A deletion that fails leaves its step done and is reported
+    /// as a failed event; the next run completes the device.
     private func rollBackFailedGroups(
         steps: [ExecutionStep], state: RunState, events: @escaping @Sendable (ExecutionEvent) -> Void
     ) async throws -> [String] {
         let failedGroups = Set(await state.failedStepIDs().compactMap { id in steps.first { $0.id == id }?.group })
-        let order: [V3Server] = [.applicationServer, .networkServer, .joinServer, .identityServer]
-        var rolledBack: [String] = []
-        for group in failedGroups.sorted() {
-            let members = steps.filter { $0.group == group }
-            let done = await state.doneStepIDs(Set(members.map(\.id)))
-            for server in order {
-                for step in members where step.operation.server == server && done.contains(step.id) {
-                    guard let deletePath = step.operation.deletePath else { continue }
-                    do {
-                        _ = try await client.client(for: server).send("DELETE", deletePath, operation: "roll back \(step.operation.summary)")
-                    } catch let error as V3APIError where error.isAbsentOrNotOurs {
-                        // Already gone.
-                    }
-                    try await ledger.markRolledBack(step.id)
-                    rolledBack.append(step.id)
-                    events(ExecutionEvent(kind: .rolledBack, stepID: step.id, message: "rolled back \(step.operation.summary)", progress: await state.progress))
-                }
+        let members = steps.filter { $0.group.map(failedGroups.contains) ?? false }
+        let done = await state.doneStepIDs(Set(members.map(\.id)))
+        var undo: [String: UndoAction] = [:]
+        for step in members where done.contains(step.id) {
+            guard let deletePath = step.operation.deletePath else { continue }
+            undo[step.id] = UndoAction(deletion: .path(deletePath), summary: step.operation.summary)
+        }
+        guard !undo.isEmpty else { return [] }
+        let progress = await state.progress
+        let undoer = Undoer(
+            client: client, ledger: ledger,
+            options: UndoOptions(
+                concurrency: options.concurrency, maxRatePerMinute: options.maxRatePerMinute, retry: options.retry,
+                requestTimeout: options.requestTimeout),
+            logger: logger)
+        let summary = try await undoer.run(UndoOrder.arrange(undo, in: steps)) { event in
+            switch event.kind {
+            case .deleted, .alreadyGone:
+                events(ExecutionEvent(kind: .rolledBack, stepID: event.step.stepID, message: "rolled back \(event.message)", progress: progress))
+            case .failed:
+                events(ExecutionEvent(kind: .failed, stepID: event.step.stepID, message: "could not roll back: \(event.message)", progress: progress))
+            case .retrying:
+                events(ExecutionEvent(kind: .retrying, stepID: event.step.stepID, message: event.message, progress: progress))
             }
         }
-        return rolledBack
+        return summary.rolledBack
     }
 }
 
