@@ -303,7 +303,7 @@ enum RollbackText {
         let console = Console.current
         let counter = "[\(event.finished)/\(event.total)]"
         switch event.kind {
-        case .deleted: console.out("\(counter) deleted       \(event.step.action.summary)")
+        case .deleted: console.out("\(counter) done          \(event.step.action.summary)")
         case .alreadyGone: console.out("\(counter) already gone  \(event.step.action.summary) (recorded as rolled back)")
         case .failed: console.out("\(counter) FAILED        \(event.step.action.summary)")
         case .retrying: console.err("retry: \(event.message)")
