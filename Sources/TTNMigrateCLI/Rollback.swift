@@ -321,7 +321,7 @@ enum RollbackText {
         let steps = Dictionary(rollback.steps.map { ($0.stepID, $0) }, uniquingKeysWith: { first, _ in first })
         for id in summary.blocked {
             let waits = (steps[id]?.after ?? []).filter { failedIDs.contains($0) || blockedIDs.contains($0) }
-            let reason = summary.interrupted && waits.isEmpty ? "stopped before it was sent" : "waits for \(waits.joined(separator: ", "))"
+            let reason = summary.interrupted ? "stopped before it was sent" : "waits for \(waits.joined(separator: ", "))"
             console.err("not attempted: \(id): \(reason)")
         }
         for line in notUndone(rollback, journal: journal) { console.err(line) }

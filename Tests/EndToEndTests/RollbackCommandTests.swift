@@ -245,6 +245,22 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         try await store2.close()
     }
 
+    /// What the dry run warns about: after a rollback, `run` with the same journal fails on the
+    /// soft-deleted application and gateway IDs (they stay taken); the rest is blocked behind them.
+    @Test func runningAgainAfterARollbackFailsOnTheSoftDeletedIDs() async throws {
+        let fixture = try await MigrationFixture.start()
+        defer { Task { await fixture.stop() } }
+        _ = try await fixture.run()
+        #expect(await fixture.rollback(force: true).code == 0)
+
+        let again = try await fixture.run(retry: fastRetry)
+        #expect(again.summary.failed.map(\.stepID) == ["application:sensors:create", "gateway:eui-b827ebfffe000001:create"])
+        for failure in again.summary.failed {
+            #expect(failure.message.contains("deleted IDs stay taken"))
+        }
+        #expect(again.summary.blocked.count == 10)
+    }
+
     /// JS, NS and AS answer 503: the IS-only deletions are made, the devices' cluster entries fail, and
     /// what must wait for them (each device's IS entry, the application) is not attempted; a second
     /// rollback once the cluster is back completes.
