@@ -13,9 +13,10 @@ extension TTNMigrate {
         static let configuration = CommandConfiguration(
             abstract: "Delete in v3 what this journal created. Without --force: a dry run that lists the deletions and their consequences.",
             discussion: """
-                Only steps the journal records as done are undone, newest dependency first: per device the Application,
-                Network, Join and Identity Server entries, then API keys, collaborators and payload formatter links, then
-                gateways and applications. v3 deletes applications and gateways softly: their IDs stay taken until an admin
+                Only steps the journal records as done are undone, in reverse dependency order: a device's Application,
+                Network, Join and Identity Server entries in that order; an application after its devices, API keys,
+                collaborators and payload formatter link; a gateway after its collaborators. The dry run sends nothing to
+                v3 and writes nothing. v3 deletes applications and gateways softly: their IDs stay taken until an admin
                 purges them, so a later `run` with this journal fails on them unless they are purged or renamed (`rename:`).
                 Each deletion is recorded in the journal (state rolled_back; an API key's secret is removed with it), so a
                 stopped rollback continues where it stopped when run again. Nothing in v2 is changed.
@@ -346,8 +347,9 @@ enum RollbackText {
         let rolledBack = Set(summary.rolledBack)
         let soft = rollback.softDeletes.filter { rolledBack.contains($0.stepID) }
         if !soft.isEmpty {
+            let shown = soft.prefix(10).map { "\($0.kind) \($0.id)" }.joined(separator: ", ")
             console.err("note: v3 keeps the IDs of deleted applications and gateways taken until an admin purges them: "
-                + soft.map { "\($0.kind) \($0.id)" }.joined(separator: ", "))
+                + shown + (soft.count > 10 ? " and \(soft.count - 10) more" : ""))
         }
     }
 
