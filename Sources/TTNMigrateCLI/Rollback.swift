@@ -13,14 +13,14 @@ extension TTNMigrate {
         static let configuration = CommandConfiguration(
             abstract: "Delete in v3 what this journal created. Without --force: a dry run that lists the deletions and their consequences.",
             discussion: """
-                Only steps the journal records as done are undone, in reverse dependency order: a device's Application,
-                Network, Join and Identity Server entries in that order; an application after its devices, API keys,
-                collaborators and payload formatter link; a gateway after its collaborators. The dry run sends nothing to
-                v3 and writes nothing. v3 deletes applications and gateways softly: their IDs stay taken until an admin
-                purges them, so a later `run` with this journal fails on them unless they are purged or renamed (`rename:`).
-                Each deletion is recorded in the journal (state rolled_back; an API key's secret is removed with it), so a
+                Only steps the journal records as done are undone, in reverse dependency order: a device's Application, \
+                Network, Join and Identity Server entries in that order; an application after its devices, API keys, \
+                collaborators and payload formatter link; a gateway after its collaborators. The dry run sends nothing to \
+                v3 and writes nothing. v3 deletes applications and gateways softly: their IDs stay taken until an admin \
+                purges them, so a later `run` with this journal fails on them unless they are purged or renamed (`rename:`). \
+                Each deletion is recorded in the journal (state rolled_back; an API key's secret is removed with it), so a \
                 stopped rollback continues where it stopped when run again. Nothing in v2 is changed.
-                Exit codes: 0 everything undone (or nothing to undo), 1 some deletions failed, 2 usage or input error,
+                Exit codes: 0 everything undone (or nothing to undo), 1 some deletions failed, 2 usage or input error, \
                 130 interrupted.
                 """)
 
