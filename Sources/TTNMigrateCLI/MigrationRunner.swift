@@ -85,6 +85,7 @@ struct MigrationRunner {
             requestTimeout: settings.requestTimeout, caFile: configuration.target.caFile, insecure: configuration.target.insecure))
         let client = V3Client(http: http, endpoints: endpoints, apiKey: apiKey)
 
+        notes("checking the v3 target: the API key's rights, the accounts, which IDs are taken (\(plan.steps.count) steps planned)")
         let check = try await TargetCheck.run(plan: plan, client: client, retry: settings.retry)
         if !check.blockers.isEmpty {
             throw RunError.targetNotReady(check.blockers)
@@ -153,6 +154,7 @@ struct MigrationRunner {
         if let path = settings.snapshotPath {
             fresh = try SnapshotFile.read(path: path)
         } else {
+            notes("reading the v2 estate from \(HTTPClient.displayURL(configuration.source.accountServer)) and its handlers (paced to the handlers' 5 requests/s per application)")
             fresh = try await V2Source(configuration: configuration).read()
         }
         if frozenExists {
