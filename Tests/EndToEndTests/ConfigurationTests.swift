@@ -1,4 +1,5 @@
 import Foundation
+import V2Model
 import Testing
 @testable import TTNMigrateCLI
 
@@ -87,4 +88,48 @@ import Testing
         let local = try MigrationConfiguration.parse(Self.base, path: "m.yml", overrides: ["target.url=http://127.0.0.1:8080"])
         #expect(local.transportWarnings().isEmpty)
     }
+}
+
+@Suite struct RefreshTests {
+    /// `--refresh` re-reads v2 and says what changed against the frozen estate: entities added, gone and
+    /// changed, each by kind and ID; the next plan uses the new estate.
+    @Test func refreshShowsWhatChangedAndReplacesTheFrozenEstate() async throws {
+        let fixture = try await MigrationFixture.start()
+        defer { Task { await fixture.stop() } }
+        _ = try await fixture.run()
+        let frozen = fixture.journal + ".v2-snapshot.json"
+        var changed = try SnapshotFile.read(path: frozen)
+        let sensors = try #require(changed.applications.firstIndex { $0.application.id == "sensors" })
+        changed.applications[sensors].application.name = "Sensors (renamed in v2)"
+        changed.applications[sensors].handler.devices.removeAll { $0.devId == "dev_2" }
+        changed.gateways.append(V2Gateway(id: "eui-b827ebfffe000099", frequencyPlan: "EU_863_870"))
+        let newSnapshot = fixture.v2.directory.file("changed.json")
+        try SnapshotFile.write(changed, to: newSnapshot)
+
+        let configuration = try MigrationConfiguration.load(path: fixture.configPath)
+        var settings = MigrationRunner.Settings(journalPath: fixture.journal, snapshotPath: newSnapshot)
+        settings.refresh = true
+        let notes = Lines()
+        _ = try await MigrationRunner(configuration: configuration, settings: settings).frozenEstate(notes: notes.append)
+        #expect(notes.all == [
+            "refresh: application sensors changed in v2",
+            "refresh: new gateway eui-b827ebfffe000099",
+            "refresh: device sensors/dev_2 is gone from v2 (what was migrated stays in v3)",
+        ])
+        #expect(try SnapshotFile.read(path: frozen) == changed)
+
+        // Without --refresh the frozen estate is used and --snapshot is only noted.
+        settings.refresh = false
+        let later = Lines()
+        _ = try await MigrationRunner(configuration: configuration, settings: settings).frozenEstate(notes: later.append)
+        #expect(later.all.count == 1 && later.all[0].hasPrefix("using the v2 estate frozen beside the journal"))
+    }
+}
+
+/// Lines collected from a `@Sendable` callback.
+final class Lines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var all: [String] { lock.withLock { lines } }
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
 }
