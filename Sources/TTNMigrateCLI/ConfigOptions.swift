@@ -9,9 +9,14 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "The migration configuration (YAML, see examples/migrate.yml).")
     var config: String
 
+    @Option(name: .customLong("set"), help: ArgumentHelp(
+        "Override a configuration key (repeatable), e.g. --set target.owner.user=bob --set include.applications=[app-1,app-2].",
+        valueName: "key=value"))
+    var overrides: [String] = []
+
     /// Loads the configuration and prints its warnings (plain http:// to a non-loopback host).
     func load() throws -> MigrationConfiguration {
-        let configuration = try MigrationConfiguration.load(path: config)
+        let configuration = try MigrationConfiguration.load(path: config, overrides: overrides)
         for warning in configuration.transportWarnings() {
             Console.current.err("warning: \(warning)")
         }

@@ -117,12 +117,16 @@ public enum SecretReference: Sendable, Equatable, CustomStringConvertible {
 
 /// A configuration the tool cannot use. Exit code 2.
 public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
+    /// `line N`, or `--set` for a key given on the command line (line 0).
+    static func place(_ line: Int) -> String { line > 0 ? "line \(line)" : "(from --set)" }
+
     case unreadable(path: String, reason: String)
     case malformed(path: String, line: Int?, reason: String)
     case unknownKey(path: String, line: Int, key: String, section: String, known: [String])
     case invalidValue(path: String, line: Int, key: String, reason: String)
     case missingSecret(what: String, source: String, hint: String)
     case missing(key: String, hint: String)
+    case badOverride(String, reason: String)
 
     public var description: String {
         switch self {
@@ -131,13 +135,15 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
         case .malformed(let path, let line, let reason):
             return "configuration \(path)\(line.map { " line \($0)" } ?? ""): not valid YAML (\(reason)); fix the syntax"
         case .unknownKey(let path, let line, let key, let section, let known):
-            return "configuration \(path) line \(line): unknown key `\(key)` in \(section); known keys: \(known.joined(separator: ", "))"
+            return "configuration \(path) \(Self.place(line)): unknown key `\(key)` in \(section); known keys: \(known.joined(separator: ", "))"
         case .invalidValue(let path, let line, let key, let reason):
-            return "configuration \(path) line \(line): `\(key)` \(reason)"
+            return "configuration \(path) \(Self.place(line)): `\(key)` \(reason)"
         case .missingSecret(let what, let source, let hint):
             return "\(what) is missing: \(source) gives nothing (\(hint))"
         case .missing(let key, let hint):
             return "configuration: `\(key)` is required (\(hint))"
+        case .badOverride(let text, let reason):
+            return "--set \(text): \(reason)"
         }
     }
 }

@@ -3,22 +3,26 @@ import Yams
 
 extension MigrationConfiguration {
     /// Reads and checks a configuration file: unknown keys and wrong types are errors with line numbers.
-    public static func load(path: String) throws -> MigrationConfiguration {
+    /// `overrides` (`--set key.path=value`) replace or add keys, so every key is also a flag (DESIGN.md §3).
+    public static func load(path: String, overrides: [String] = []) throws -> MigrationConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError.unreadable(path: path, reason: "no such file or not readable")
         }
-        return try parse(String(decoding: data, as: UTF8.self), path: path)
+        return try parse(String(decoding: data, as: UTF8.self), path: path, overrides: overrides)
     }
 
     /// Parses configuration text; `path` names it in errors.
-    public static func parse(_ text: String, path: String) throws -> MigrationConfiguration {
-        let root: Node?
+    public static func parse(_ text: String, path: String, overrides: [String] = []) throws -> MigrationConfiguration {
+        var root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
             throw ConfigurationError.malformed(path: path, line: Self.line(of: error), reason: Self.reason(of: error))
         } catch {
             throw ConfigurationError.malformed(path: path, line: nil, reason: String(describing: error))
+        }
+        for override in overrides {
+            root = try Self.apply(override, to: root ?? Node.mapping([:]))
         }
         var config = MigrationConfiguration()
         guard let root else { return config }
@@ -86,6 +90,49 @@ extension MigrationConfiguration {
             config.concurrency = number
         }
         return config
+    }
+
+    /// Sets `a.b.c=value` in the tree; the value is read as YAML (`--set include.applications=[a,b]`).
+    /// Overridden nodes carry no line, so errors about them say `--set`.
+    static func apply(_ override: String, to root: Node) throws -> Node {
+        guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
+            throw ConfigurationError.badOverride(override, reason: "expected KEY=VALUE, e.g. target.owner.user=alice")
+        }
+        let keys = override[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !keys.contains(where: \.isEmpty) else {
+            throw ConfigurationError.badOverride(override, reason: "the key has an empty part")
+        }
+        let text = String(override[override.index(after: equals)...])
+        let value: Node
+        do {
+            value = try Yams.compose(yaml: text).map(Self.withoutMarks) ?? Node("")
+        } catch {
+            throw ConfigurationError.badOverride(override, reason: "the value is not valid YAML")
+        }
+        func set(_ node: Node, _ keys: ArraySlice<String>) throws -> Node {
+            guard let key = keys.first else { return value }
+            var mapping: Node.Mapping
+            switch node {
+            case .mapping(let existing): mapping = existing
+            case .scalar(let scalar) where scalar.string.isEmpty: mapping = Node.Mapping([])
+            default:
+                throw ConfigurationError.badOverride(override, reason: "`\(key)` is set inside a value that is not a mapping")
+            }
+            mapping[key] = try set(mapping[key] ?? .mapping([:]), keys.dropFirst())
+            return .mapping(mapping)
+        }
+        return try set(root, keys[...])
+    }
+
+    /// The node without source positions (its lines would point into the `--set` text, not the file).
+    static func withoutMarks(_ node: Node) -> Node {
+        switch node {
+        case .scalar(let scalar): return .scalar(Node.Scalar(scalar.string, scalar.tag, scalar.style))
+        case .sequence(let sequence): return .sequence(Node.Sequence(sequence.map(withoutMarks), sequence.tag, sequence.style))
+        case .mapping(let mapping):
+            return .mapping(Node.Mapping(mapping.map { (withoutMarks($0.key), withoutMarks($0.value)) }, mapping.tag, mapping.style))
+        case .alias: return node
+        }
     }
 
     private static func line(of error: YamlError) -> Int? {
@@ -203,7 +250,7 @@ private struct NodeReader {
         case (nil, let file?): return .file(try string(file))
         case (nil, nil): return nil
         case (_, let file?):
-            throw ConfigurationError.invalidValue(path: path, line: file.line, key: fileKey, reason: "cannot be combined with `\(envKey)`: choose one")
+            throw ConfigurationError.invalidValue(path: path, line: file.line, key: file.key, reason: "cannot be combined with `\(envKey)`: choose one")
         }
     }
 

@@ -85,6 +85,7 @@ struct MigrationRunner {
             requestTimeout: settings.requestTimeout, caFile: configuration.target.caFile, insecure: configuration.target.insecure))
         let client = V3Client(http: http, endpoints: endpoints, apiKey: apiKey)
 
+        notes("checking the v3 target: the API key's rights, the accounts, which IDs are taken (\(plan.steps.count) steps planned)")
         let check = try await TargetCheck.run(plan: plan, client: client, retry: settings.retry)
         if !check.blockers.isEmpty {
             throw RunError.targetNotReady(check.blockers)
@@ -153,6 +154,7 @@ struct MigrationRunner {
         if let path = settings.snapshotPath {
             fresh = try SnapshotFile.read(path: path)
         } else {
+            notes("reading the v2 estate from \(HTTPClient.displayURL(configuration.source.accountServer)) and its handlers (paced to the handlers' 5 requests/s per application)")
             fresh = try await V2Source(configuration: configuration).read()
         }
         if frozenExists {
@@ -179,19 +181,24 @@ enum RunError: Error, CustomStringConvertible {
 /// What changed between two v2 estates (for `--refresh`).
 enum EstateChanges {
     static func describe(from old: V2Snapshot, to new: V2Snapshot) -> [String] {
-        func ids(_ snapshot: V2Snapshot) -> (apps: Set<String>, gateways: Set<String>, devices: Set<String>) {
-            (Set(snapshot.applications.map(\.application.id)), Set(snapshot.gateways.map(\.id)),
-             Set(snapshot.applications.flatMap { record in record.handler.devices.map { "\(record.application.id)/\($0.devId)" } }))
+        let oldApplications = Dictionary(old.applications.map { ($0.application.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let newApplications = Dictionary(new.applications.map { ($0.application.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let oldGateways = Dictionary(old.gateways.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let newGateways = Dictionary(new.gateways.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        func devices(_ applications: [String: V2ApplicationRecord]) -> [String: V2Device] {
+            var result: [String: V2Device] = [:]
+            for (id, record) in applications { for device in record.handler.devices { result["\(id)/\(device.devId)"] = device } }
+            return result
         }
-        let before = ids(old)
-        let after = ids(new)
         var lines: [String] = []
-        for (name, a, b) in [("application", before.apps, after.apps), ("gateway", before.gateways, after.gateways), ("device", before.devices, after.devices)] {
-            for id in b.subtracting(a).sorted() { lines.append("new \(name) \(id)") }
-            for id in a.subtracting(b).sorted() { lines.append("\(name) \(id) is gone from v2 (what was migrated stays in v3)") }
+        func compare<T: Equatable>(_ name: String, _ before: [String: T], _ after: [String: T]) {
+            for id in Set(after.keys).subtracting(before.keys).sorted() { lines.append("new \(name) \(id)") }
+            for id in Set(before.keys).subtracting(after.keys).sorted() { lines.append("\(name) \(id) is gone from v2 (what was migrated stays in v3)") }
+            for id in Set(before.keys).intersection(after.keys).sorted() where before[id] != after[id] { lines.append("\(name) \(id) changed in v2") }
         }
-        let changed = zip(old.applications, new.applications).filter { $0.0.application.id == $0.1.application.id && $0.0 != $0.1 }
-        for pair in changed { lines.append("application \(pair.1.application.id) changed in v2") }
+        compare("application", oldApplications.mapValues(\.application), newApplications.mapValues(\.application))
+        compare("gateway", oldGateways, newGateways)
+        compare("device", devices(oldApplications), devices(newApplications))
         if lines.isEmpty { lines.append("the v2 estate is unchanged") }
         return lines
     }

@@ -69,6 +69,7 @@ extension TTNMigrate {
         /// The command that resumes this run.
         func resumeCommand(_ journalPath: String) -> String {
             var parts = ["ttn-migrate", "run", "--config", options.config, "--journal", journalPath]
+            for override in options.overrides { parts += ["--set", override.contains(" ") ? "'\(override)'" : override] }
             if let concurrency { parts += ["--concurrency", String(concurrency)] }
             if let maxRate { parts += ["--max-rate", String(maxRate)] }
             return parts.joined(separator: " ")

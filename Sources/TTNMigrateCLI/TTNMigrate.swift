@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 
 /// The `ttn-migrate` command: moves a The Things Network v2 estate to The Things Stack v3.
 public struct TTNMigrate: AsyncParsableCommand {
@@ -27,6 +28,7 @@ public enum CommandLineRunner {
     /// Parses `arguments` (without the program name), runs the command and maps errors to exit codes:
     /// usage and input errors 2 (ArgumentParser's 64 included), `ExitCode` as thrown.
     public static func run(_ arguments: [String]) async -> Int32 {
+        _ = loggingBootstrap
         let command: any ParsableCommand
         do {
             command = try TTNMigrate.parseAsRoot(arguments)
@@ -50,6 +52,17 @@ public enum CommandLineRunner {
             return 2
         }
     }
+
+    /// Diagnostics (retries, unreadable lists) go to stderr at the level named by `TTN_MIGRATE_LOG`
+    /// (trace, debug, info, notice, warning, error; default warning). They never contain a secret.
+    static let loggingBootstrap: Void = {
+        let level = ProcessInfo.processInfo.environment["TTN_MIGRATE_LOG"].flatMap { Logger.Level(rawValue: $0.lowercased()) } ?? .warning
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }()
 
     /// Help and version go to stdout with 0; usage errors to stderr with 2 (DESIGN.md §1 exit codes).
     private static func report(argumentParserError error: any Error) -> Int32 {

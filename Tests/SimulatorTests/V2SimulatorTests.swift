@@ -307,15 +307,18 @@ struct V2SimulatorTests {
     func handlerRateLimit() async throws {
         let options = V2SimulatorOptions(handlerRateLimit: true, handlerMaxWait: .zero)
         try await withV2Simulator(options: options) { _, client in
+            // Eight at once-ish: the first five fit the burst; past it, refused until the allowance refills
+            // (one more per 200 ms, so a slow machine may let one or two more through, never all).
             var statuses: [Int] = []
-            var last: HTTPResponse?
-            for _ in 0..<6 {
+            var refused: HTTPResponse?
+            for _ in 0..<8 {
                 let response = try await client.get("/handlers/eu/applications/app-one/devices/dev-a", auth: "Key ttn-account-v2.full-key-one")
                 statuses.append(response.status)
-                last = response
+                if response.status == 429 { refused = response }
             }
-            #expect(statuses == [200, 200, 200, 200, 200, 429])
-            #expect(last?.text == #"{"code":8,"error":"Rate limit for client \"app-one\" reached"}"#)
+            #expect(statuses.prefix(5).allSatisfy { $0 == 200 })
+            #expect(statuses.contains(429), "\(statuses)")
+            #expect(refused?.text == #"{"code":8,"error":"Rate limit for client \"app-one\" reached"}"#)
         }
     }
 
@@ -428,7 +431,8 @@ struct V2SimulatorTests {
                 #expect(response.status == 200)
             }
             let elapsed = clock.now - start
-            #expect(elapsed < .milliseconds(600), "50 requests took \(elapsed)")
+            // The stall would make it > 2.2 s; the bound leaves room for a loaded machine.
+            #expect(elapsed < .milliseconds(1500), "50 requests took \(elapsed)")
         }
     }
 
