@@ -263,7 +263,7 @@ struct StatusReport {
         case .skipped:
             return "do what the skip reason says, then resume: the step is tried again once v3 no longer makes it impossible"
         case .rolledBack:
-            return "deleted from v3 by a rollback; resume to migrate it again"
+            return "deleted from v3 by a rollback; resume to migrate it again (a rolled-back application or gateway ID stays taken in v3 until an admin purges it, or give it a new ID with `rename:`)"
         case .done:
             return "nothing"
         }
