@@ -83,6 +83,8 @@ public actor JournalStore {
     public static func openForReading(at path: String, options: JournalOptions = JournalOptions()) throws -> JournalStore {
         try Migrator.validate(options.migrations)
         guard JournalFiles.exists(path) else { throw JournalError.notFound(path: path) }
+        // Refuse what is clearly not a journal before taking its lock, so no `<file>.lock` is left beside it.
+        _ = try StoreSupport.inspectHeader(path: path)
         let lock: JournalLock?
         do {
             lock = try JournalLock.acquire(journalPath: path)
