@@ -181,25 +181,8 @@ public struct MigrationExecutor: Sendable {
         let state = RunState(steps: steps, known: known)
         let pacers = Dictionary(uniqueKeysWithValues: V3Server.allCases.map { ($0, ComponentPacer(maxPerMinute: options.maxRatePerMinute)) })
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var running = 0
-            while true {
-                var launched = false
-                while running < options.concurrency, !stop.isStopped, let step = await state.nextReady() {
-                    running += 1
-                    launched = true
-                    let entry = known[step.id]
-                    group.addTask {
-                        try await self.execute(step, entry: entry, state: state, pacer: pacers[step.operation.server]!, events: events)
-                    }
-                }
-                if running == 0 {
-                    if launched { continue }
-                    break
-                }
-                try await group.next()
-                running -= 1
-            }
+        try await runBounded(concurrency: options.concurrency, stop: stop, next: { await state.nextReady() }) { step in
+            try await self.execute(step, entry: known[step.id], state: state, pacer: pacers[step.operation.server]!, events: events)
         }
         try await ledger.flush()
 

@@ -98,22 +98,8 @@ public struct Undoer: Sendable {
         let started = ContinuousClock.now
         let state = UndoState(steps: steps)
         let pacers = Dictionary(uniqueKeysWithValues: V3Server.allCases.map { ($0, ComponentPacer(maxPerMinute: options.maxRatePerMinute)) })
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var running = 0
-            while true {
-                var launched = false
-                while running < options.concurrency, !stop.isStopped, let step = await state.nextReady() {
-                    running += 1
-                    launched = true
-                    group.addTask { try await self.undo(step, state: state, pacer: pacers[step.server]!, events: events) }
-                }
-                if running == 0 {
-                    if launched { continue }
-                    break
-                }
-                try await group.next()
-                running -= 1
-            }
+        try await runBounded(concurrency: options.concurrency, stop: stop, next: { await state.nextReady() }) { step in
+            try await self.undo(step, state: state, pacer: pacers[step.server]!, events: events)
         }
         try await ledger.flush()
         return await state.summary(interrupted: stop.isStopped, elapsed: ContinuousClock.now - started)

@@ -83,7 +83,7 @@ extension TTNMigrate {
                     throw error
                 }
                 // The estate `run` froze beside the journal (MigrationRunner.frozenSnapshotPath).
-                let frozen = journalPath + ".v2-snapshot.json"
+                let frozen = MigrationRunner.frozenSnapshotPath(journal: journalPath)
                 if FileManager.default.fileExists(atPath: frozen) {
                     if input.snapshot != nil {
                         console.err("note: comparing with the v2 estate frozen beside the journal (\(frozen)); --snapshot is not used")

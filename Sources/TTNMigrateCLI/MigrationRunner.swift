@@ -47,7 +47,10 @@ struct MigrationRunner {
     }
 
     /// The frozen v2 estate kept beside the journal (0600).
-    var frozenSnapshotPath: String { settings.journalPath + ".v2-snapshot.json" }
+    var frozenSnapshotPath: String { Self.frozenSnapshotPath(journal: settings.journalPath) }
+
+    /// Where `run` freezes the v2 estate for a journal: `<journal>.v2-snapshot.json` (DESIGN.md §1).
+    static func frozenSnapshotPath(journal: String) -> String { journal + ".v2-snapshot.json" }
 
     /// Runs (or resumes) the migration. `crashAfterSteps` (tests) stops after that many finished steps
     /// and drops every journal change not yet committed, as a killed process would.

@@ -100,7 +100,7 @@ struct RollbackRunner {
     }
 
     /// The frozen v2 estate kept beside the journal by `run`.
-    var frozenSnapshotPath: String { settings.journalPath + ".v2-snapshot.json" }
+    var frozenSnapshotPath: String { MigrationRunner.frozenSnapshotPath(journal: settings.journalPath) }
 
     /// The target the configuration names (the journal must be bound to it).
     func target() throws -> JournalTarget {
