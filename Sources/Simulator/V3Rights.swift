@@ -42,9 +42,12 @@ struct V3RightsCatalogue: Sendable {
     let allUser: V3Rights
     let allOrganization: V3Rights
     let all: V3Rights
+    /// The `Right` enum as the JSON decoder reads it (names, names without `RIGHT_`, numbers).
+    private let enumeration: V3EnumType
 
     init(tables: V3Tables) throws {
         numberByName = tables.rightNumbers
+        enumeration = V3EnumType("Right", names: tables.rightNumbers.sorted { $0.value < $1.value }.map { ($0.key, $0.value) }, prefix: "RIGHT")
         var names: [Int: String] = [:]
         for (name, number) in tables.rightNumbers { names[number] = name }
         nameByNumber = names
@@ -91,19 +94,5 @@ struct V3RightsCatalogue: Sendable {
 
     /// Reads one right as the JSON decoder does: the name, the name without `RIGHT_`, or the number
     /// (pkg/ttnpb/rights_json.pb.go `Right_customvalue`, JP `ReadEnum`). `right_invalid` (0) is a valid enum value.
-    func number(of value: V3JSON) -> Int? {
-        switch value {
-        case .string(let text):
-            if let number = numberByName[text] { return number }
-            if let number = numberByName["RIGHT_" + text] { return number }
-            if let number = Int(text), nameByNumber[number] != nil { return number }
-            return nil
-        case .number(let number):
-            let integer = Int(number)
-            guard Double(integer) == number, nameByNumber[integer] != nil else { return nil }
-            return integer
-        default:
-            return nil
-        }
-    }
+    func number(of value: V3JSON) -> Int? { enumeration.number(of: value) }
 }
