@@ -14,7 +14,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
-        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // libcurl through a shim of non-variadic wrappers (swift-notes.md "libcurl from Swift").
@@ -45,8 +45,8 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "ReferenceData", .product(name: "FlyingFox", package: "FlyingFox"),
-                .product(name: "FlyingSocks", package: "FlyingFox"),
+                "ReferenceData", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // The commands as a library, so tests run them without a process (SwiftPM's style).
@@ -63,7 +63,7 @@ let package = Package(
         .executableTarget(name: "ttn-migrate", dependencies: ["TTNMigrateCLI"]),
 
         .testTarget(
-            name: "HTTPTests", dependencies: ["HTTP", .product(name: "FlyingFox", package: "FlyingFox")]),
+            name: "HTTPTests", dependencies: ["HTTP", "Simulator"]),
         .testTarget(name: "V2Tests", dependencies: ["V2Model", "V2Client", "HTTP", "Simulator"]),
         .testTarget(name: "V3ModelTests", dependencies: ["V3Model", "ReferenceData"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "V2Model", "V3Model"]),

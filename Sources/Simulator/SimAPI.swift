@@ -32,11 +32,15 @@ public struct SimResponse: Sendable {
     public var status: Int
     public var headers: [String: String]
     public var body: Data
+    /// How long the server holds the response back before sending it (an API that makes a caller wait
+    /// for its turn, like the v2 handler's rate limit), on top of the server's latency.
+    public var delay: Duration
 
-    public init(status: Int, headers: [String: String] = [:], body: Data = Data()) {
+    public init(status: Int, headers: [String: String] = [:], body: Data = Data(), delay: Duration = .zero) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.delay = delay
     }
 
     /// A JSON response from a JSON-serialisable value (dictionaries, arrays, strings, numbers, bools).
@@ -54,7 +58,10 @@ public struct SimResponse: Sendable {
 /// error bodies in its own shape for the faults the server injects.
 public protocol SimulatedAPI: Sendable {
     /// Answers one request, applying it to the simulated state.
-    func handle(_ request: SimRequest) async -> SimResponse
+    ///
+    /// Called on the server's event-loop thread, so it must not wait: state behind a lock is fine, a
+    /// sleep is not (set `SimResponse.delay` instead).
+    func handle(_ request: SimRequest) -> SimResponse
     /// The API's answer for an injected "service unavailable" fault (HTTP 503).
     func unavailableResponse() -> SimResponse
     /// The API's answer when the configured rate limit is exceeded (HTTP 429).

@@ -1,6 +1,7 @@
-import FlyingFox
-import FlyingSocks
 import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -13,7 +14,8 @@ import Darwin
 public struct SimServerOptions: Sendable {
     /// TCP port on 127.0.0.1; 0 lets the OS choose (read it from `SimServer.start()`).
     public var port: UInt16
-    /// Added to every request before it is answered (the server sleeps; no CPU is spent).
+    /// Every response leaves this long after its request arrived, at the earliest: the round trip of a
+    /// network and a busy server. The request is handled meanwhile (no thread waits; no CPU is spent).
     public var latency: Duration
     /// Server-wide limit of requests per minute (GCRA, burst = `rateLimitBurst` or the limit itself);
     /// nil: no limit. A request over the limit gets `SimulatedAPI.rateLimitedResponse` and is not applied.
@@ -28,13 +30,10 @@ public struct SimServerOptions: Sendable {
     /// Serve the control endpoints under `/_sim/` (statistics, request log, faults at run time), so a
     /// simulator in another process can be watched and steered.
     public var controlEndpoints: Bool
-    /// Set TCP_NODELAY on the listening socket (see `SimServerSocket`). Only a test that shows the
-    /// ~44 ms keep-alive stall it removes turns it off.
-    public var tcpNoDelay: Bool
 
     public init(
         port: UInt16 = 0, latency: Duration = .zero, rateLimitPerMinute: Int? = nil, rateLimitBurst: Int? = nil,
-        faults: FaultSpec = .none, recordsRequests: Bool = true, controlEndpoints: Bool = true, tcpNoDelay: Bool = true
+        faults: FaultSpec = .none, recordsRequests: Bool = true, controlEndpoints: Bool = true
     ) {
         self.port = port
         self.latency = latency
@@ -43,7 +42,6 @@ public struct SimServerOptions: Sendable {
         self.faults = faults
         self.recordsRequests = recordsRequests
         self.controlEndpoints = controlEndpoints
-        self.tcpNoDelay = tcpNoDelay
     }
 }
 
@@ -77,7 +75,7 @@ public struct SimRequestRecord: Sendable, Hashable {
     public var handling: Duration
     /// Time from receipt to response ready, latency and stall included.
     public var total: Duration
-    /// The request is still being handled (sleeping its latency or stall, or inside the API);
+    /// The request is still being handled (inside the API, or waiting out its latency or stall);
     /// `applied` is already true once the API has handled it.
     public var inProgress: Bool
 }
@@ -86,6 +84,8 @@ public struct SimRequestRecord: Sendable, Hashable {
 public struct SimServerStatistics: Sendable, Hashable {
     /// API requests received (control endpoints not counted).
     public var requests: Int
+    /// TCP connections accepted.
+    public var connections: Int
     /// Requests the API applied.
     public var applied: Int
     /// Requests refused by the server-wide rate limit.
@@ -101,14 +101,11 @@ public struct SimServerStatistics: Sendable, Hashable {
     public var processCPU: Duration
 }
 
-/// Why a `SimServer` could not start or serve.
+/// Why a `SimServer` could not start.
 public enum SimServerError: Error, Hashable, CustomStringConvertible, LocalizedError {
     case alreadyStarted
     /// The address could not be bound (e.g. the port is taken).
     case cannotListen(port: UInt16, detail: String)
-    case socketOption(detail: String)
-    /// Used internally to cut a response short (`drop-after`, `drop-before`).
-    case connectionDropped
 
     public var description: String {
         switch self {
@@ -117,25 +114,25 @@ public enum SimServerError: Error, Hashable, CustomStringConvertible, LocalizedE
         case .cannotListen(let port, let detail):
             let which = port == 0 ? "a free port" : "port \(port)"
             return "cannot listen on 127.0.0.1 at \(which): \(detail); choose another port or 0 for any free port"
-        case .socketOption(let detail):
-            return "cannot set TCP_NODELAY on the simulator's listening socket: \(detail)"
-        case .connectionDropped:
-            return "connection dropped by an injected fault"
         }
     }
 
     public var errorDescription: String? { description }
 }
 
-/// Serves one `SimulatedAPI` on 127.0.0.1 over HTTP/1.1 (FlyingFox), adding latency, a rate limit and
+/// Serves one `SimulatedAPI` on 127.0.0.1 over HTTP/1.1 (SwiftNIO), adding latency, a rate limit and
 /// injected faults around it, and recording every request.
 ///
-/// Per request, in order: the configured latency (sleep); the server-wide rate limit (over it: the
-/// API's 429 response, not applied); the fault draw (`FaultSpec`); then the API's `handle`. Paths
-/// under `/_sim/` are the server's own control endpoints (when enabled) and never reach the API:
-/// `GET /_sim/stats`, `GET /_sim/requests`, `DELETE /_sim/requests`, `GET /_sim/faults`,
-/// `PUT /_sim/faults` (body: a fault spec in text form).
+/// Per request, in order: the server-wide rate limit (over it: the API's 429 response, not applied);
+/// the fault draw (`FaultSpec`); then the API's `handle`. The outcome (a response, or a dropped or cut
+/// connection) takes effect once the configured latency has passed since the request arrived, plus a
+/// `stall` fault's hold and the API's own `SimResponse.delay`. Paths under `/_sim/` are
+/// the server's own control endpoints (when enabled) and never reach the API: `GET /_sim/stats`,
+/// `GET /_sim/requests`, `DELETE /_sim/requests`, `GET /_sim/faults`, `PUT /_sim/faults` (body: a
+/// fault spec in text form).
 ///
+/// Two event-loop threads serve the connections; waits are timers on the loops, so a request
+/// that waits costs no thread and no task. Accepted sockets get TCP_NODELAY, as a production server sets it.
 /// Start with `start()` (returns the port), stop with `stop()`; a server must be stopped before the
 /// process or test ends.
 public final class SimServer: Sendable {
@@ -145,14 +142,23 @@ public final class SimServer: Sendable {
     private struct Lifecycle {
         /// A `start()` is under way or done (cleared by `stop()` or a failed start).
         var claimed = false
-        var http: HTTPServer?
-        var runTask: Task<Void, Never>?
-        var port: Int?
-        var listenerDescriptor: Int32?
+        var running: Running?
     }
 
-    /// The handler timeout FlyingFox enforces: longer than any latency plus stall a spec allows.
-    static let handlerTimeout: TimeInterval = 2 * 3600
+    private struct Running {
+        let group: MultiThreadedEventLoopGroup
+        let listener: any Channel
+        let connections: SimConnections
+        let port: Int
+    }
+
+    /// Event-loop threads per server. Two keep the median latency at 64 requests in flight within 1 % of
+    /// the configured 20 ms (one lets a burst of responses due together queue up: +4–8 %); the API's rules
+    /// run one request at a time anyway (`V3BenchmarkTests`).
+    static let eventLoops = 2
+
+    /// Requests with a larger body are answered 413 and the connection closed.
+    static let maxBodyBytes = 16 << 20
 
     public init(api: any SimulatedAPI, options: SimServerOptions = SimServerOptions()) {
         core = SimServerCore(api: api, options: options)
@@ -170,93 +176,68 @@ public final class SimServer: Sendable {
         }
         guard claimed else { throw SimServerError.alreadyStarted }
         do {
-            let port = try await listen()
-            return port
+            let running = try await listen()
+            lifecycle.withLock { $0.running = running }
+            return running.port
         } catch {
             lifecycle.withLock { $0 = Lifecycle() }
             throw error
         }
     }
 
-    private func listen() async throws -> Int {
+    private func listen() async throws -> Running {
         let requestedPort = core.options.port
-        let address: sockaddr_in
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: Self.eventLoops)
+        let connections = SimConnections()
+        let core = self.core
         do {
-            address = try .inet(ip4: "127.0.0.1", port: requestedPort)
+            let listener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .childChannelInitializer { channel in
+                    connections.add(channel)
+                    core.state.withLock { $0.connections += 1 }
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(SimHTTPHandler(core: core))
+                    }
+                }
+                .bind(host: "127.0.0.1", port: Int(requestedPort))
+                .get()
+            guard let port = listener.localAddress?.port else {
+                try? await listener.close()
+                throw SimServerError.cannotListen(port: requestedPort, detail: "the socket has no local port")
+            }
+            return Running(group: group, listener: listener, connections: connections, port: port)
         } catch {
+            try? await group.shutdownGracefully()
+            if let error = error as? SimServerError { throw error }
             throw SimServerError.cannotListen(port: requestedPort, detail: "\(error)")
         }
-        let http = HTTPServer(
-            address: address, timeout: Self.handlerTimeout, pool: HTTPServer.defaultPool(), logger: .disabled,
-            handler: SimHTTPHandler(core: core)
-        )
-        let failure = SimLocked<String?>(nil)
-        let runTask = Task {
-            do {
-                try await http.run()
-            } catch {
-                failure.withLock { $0 = "\(error)" }
-            }
-        }
-        var port: UInt16?
-        let deadline = ContinuousClock.now + .seconds(10)
-        while port == nil {
-            if case .ip4(_, let bound)? = await http.listeningAddress {
-                port = bound
-                break
-            }
-            if let detail = failure.withLock({ $0 }) {
-                throw SimServerError.cannotListen(port: requestedPort, detail: detail)
-            }
-            if ContinuousClock.now > deadline {
-                await http.stop()
-                runTask.cancel()
-                throw SimServerError.cannotListen(port: requestedPort, detail: "the server did not start listening within 10 s")
-            }
-            try? await Task.sleep(for: .milliseconds(2))
-        }
-        guard let port else { throw SimServerError.cannotListen(port: requestedPort, detail: "no address") }
-        var descriptor: Int32?
-        if core.options.tcpNoDelay {
-            do {
-                descriptor = try SimServerSocket.setNoDelayOnListener(port: port)
-            } catch {
-                await http.stop()
-                await runTask.value
-                throw error
-            }
-        }
-        lifecycle.withLock {
-            $0 = Lifecycle(claimed: true, http: http, runTask: runTask, port: Int(port), listenerDescriptor: descriptor)
-        }
-        return Int(port)
     }
 
-    /// Stops listening, closes every connection (a stalled or sleeping request is dropped) and waits
-    /// for the server to finish. Does nothing when not running (or while `start()` is still under way).
+    /// Stops listening, closes every connection (a request waiting its latency or a stall is dropped
+    /// unanswered) and waits for the event loop to finish. Does nothing when not running (or while
+    /// `start()` is still under way).
     public func stop() async {
-        let (http, runTask) = lifecycle.withLock { state -> (HTTPServer?, Task<Void, Never>?) in
-            guard state.http != nil else { return (nil, nil) }
-            defer { state = Lifecycle() }
-            return (state.http, state.runTask)
+        let running = lifecycle.withLock { state -> Running? in
+            guard let running = state.running else { return nil }
+            state = Lifecycle()
+            return running
         }
-        guard let http else { return }
-        await http.stop(timeout: 0)
-        await runTask?.value
+        guard let running else { return }
+        try? await running.listener.close()
+        for channel in running.connections.open { channel.close(promise: nil) }
+        try? await running.group.shutdownGracefully()
     }
 
     /// The port while running.
-    public var port: Int? { lifecycle.withLock { $0.port } }
+    public var port: Int? { lifecycle.withLock { $0.running?.port } }
 
     /// `http://127.0.0.1:<port>` while running.
     public var baseURL: String? { port.map { "http://127.0.0.1:\($0)" } }
-
-    /// Whether TCP_NODELAY is set on the listening socket right now (false when not running or
-    /// turned off by the options).
-    public var listenerHasNoDelay: Bool {
-        guard let descriptor = lifecycle.withLock({ $0.listenerDescriptor }) else { return false }
-        return SimServerSocket.noDelay(on: descriptor)
-    }
 
     /// Every request received so far, oldest first, those still in progress included (empty when
     /// `recordsRequests` is off).
@@ -277,7 +258,53 @@ public final class SimServer: Sendable {
     }
 }
 
-/// The part of a server the request handler needs (no reference back to `SimServer`, so no cycle).
+/// The connections a running server has open, so `stop()` can close them.
+final class SimConnections: Sendable {
+    private let channels = SimLocked<[ObjectIdentifier: any Channel]>([:])
+
+    func add(_ channel: any Channel) {
+        let key = ObjectIdentifier(channel)
+        channels.withLock { $0[key] = channel }
+        channel.closeFuture.whenComplete { [channels] _ in
+            channels.withLock { $0[key] = nil }
+        }
+    }
+
+    var open: [any Channel] { channels.withLock { Array($0.values) } }
+}
+
+/// One API request on its way through the server: the request as the API will see it and its record.
+struct SimExchange {
+    var request: SimRequest
+    var record: SimRequestRecord
+    let start: ContinuousClock.Instant
+}
+
+/// What the server does with a request, once its latency has passed.
+struct SimDisposition {
+    enum Outcome {
+        /// Send the response.
+        case respond(SimResponse)
+        /// Close the connection without a byte; `status` is the response that existed, if any.
+        case close(status: Int?)
+        /// Send the head and half the body of the response, then close.
+        case cut(SimResponse)
+
+        /// The status of the response the server produced, if it produced one.
+        var status: Int? {
+            switch self {
+            case .respond(let response), .cut(let response): return response.status
+            case .close(let status): return status
+            }
+        }
+    }
+
+    var outcome: Outcome
+    /// How long the outcome is held back first (a `stall` fault, the API's `SimResponse.delay`).
+    var hold: Duration = .zero
+}
+
+/// The part of a server the connection handlers share (no reference back to `SimServer`, so no cycle).
 final class SimServerCore: Sendable {
     let api: any SimulatedAPI
     let options: SimServerOptions
@@ -287,6 +314,7 @@ final class SimServerCore: Sendable {
         var injector: FaultInjector
         var limiter: SimRateLimiter?
         var sequence = 0
+        var connections = 0
         var log: [SimRequestRecord] = []
         /// Position in `log` of each request sequence number still there.
         var logPositions: [Int: Int] = [:]
@@ -325,8 +353,8 @@ final class SimServerCore: Sendable {
     func statistics() -> SimServerStatistics {
         state.withLock {
             SimServerStatistics(
-                requests: $0.sequence, applied: $0.applied, rateLimited: $0.rateLimited, faults: $0.faults,
-                statuses: $0.statuses, handling: $0.handling, processCPU: Self.processCPUTime()
+                requests: $0.sequence, connections: $0.connections, applied: $0.applied, rateLimited: $0.rateLimited,
+                faults: $0.faults, statuses: $0.statuses, handling: $0.handling, processCPU: Self.processCPUTime()
             )
         }
     }
@@ -345,135 +373,105 @@ final class SimServerCore: Sendable {
         return duration(usage.ru_utime) + duration(usage.ru_stime)
     }
 
-    /// What one API request becomes after latency, rate limit and fault.
-    private enum Disposition {
-        /// Send the response.
-        case respond(SimResponse)
-        /// Close the connection without a byte; `status` is the response that existed, if any.
-        case close(status: Int?)
-        /// Send the head and half the body of the response, then close.
-        case cut(SimResponse)
+    /// Whether a request is for the server's own endpoints rather than the API.
+    func isControl(_ request: SimRequest) -> Bool {
+        options.controlEndpoints && request.path.hasPrefix("/_sim/")
     }
 
-    func serve(_ request: HTTPRequest) async -> HTTPResponse {
-        let path = request.path.removingPercentEncoding ?? request.path
-        if options.controlEndpoints, path.hasPrefix("/_sim/") {
-            return Self.httpResponse(await control(request, path: path))
-        }
+    /// Numbers an API request and logs it as in progress.
+    func receive(_ request: SimRequest) -> SimExchange {
         let received = Date()
         let start = ContinuousClock.now
-        let sequence = state.withLock { state -> Int in
+        let recordsRequests = options.recordsRequests
+        return state.withLock { state in
             state.sequence += 1
-            return state.sequence
+            let record = SimRequestRecord(
+                sequence: state.sequence, method: request.method, path: request.path, query: request.query, fault: nil,
+                rateLimited: false, applied: false, status: nil, delivered: false, received: received,
+                finished: received, handling: .zero, total: .zero, inProgress: true
+            )
+            if recordsRequests { state.record(record, adding: true) }
+            return SimExchange(request: request, record: record, start: start)
         }
-        let query = Dictionary(request.query.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
-        var record = SimRequestRecord(
-            sequence: sequence, method: request.method.rawValue, path: path, query: query, fault: nil,
-            rateLimited: false, applied: false, status: nil, delivered: false, received: received,
-            finished: received, handling: .zero, total: .zero, inProgress: true
-        )
+    }
+
+    /// The rate limit, the fault draw, then the API.
+    func dispose(_ exchange: inout SimExchange) -> SimDisposition {
+        let method = exchange.request.method
+        let path = exchange.request.path
+        let (decision, fault, stall) = state.withLock { state -> (SimRateLimiter.Decision?, SimFault?, Duration) in
+            let decision = state.limiter?.admit(at: .now)
+            if case .limited? = decision { return (decision, nil, .zero) }
+            return (decision, state.injector.draw(method: method, path: path), state.injector.spec.stall)
+        }
+        switch decision {
+        case .limited(let limitState)?:
+            exchange.record.rateLimited = true
+            return SimDisposition(outcome: .respond(api.rateLimitedResponse(
+                limitPerMinute: limitState.limit, retryAfterSeconds: max(1, limitState.retrySeconds)
+            )))
+        case .allowed(_, let limitState)?:
+            exchange.request.rateLimit = limitState
+        case nil:
+            break
+        }
+        exchange.record.fault = fault
+        switch fault {
+        case .dropBefore?:
+            return SimDisposition(outcome: .close(status: nil))
+        case .unavailable?:
+            return SimDisposition(outcome: .respond(api.unavailableResponse()))
+        case .tooManyRequests?:
+            return SimDisposition(outcome: .respond(
+                api.rateLimitedResponse(limitPerMinute: options.rateLimitPerMinute ?? 0, retryAfterSeconds: 1)
+            ))
+        case .dropAfter?, .stall?, nil:
+            break
+        }
+        let handleStart = ContinuousClock.now
+        let response = api.handle(exchange.request)
+        exchange.record.handling = ContinuousClock.now - handleStart
+        exchange.record.applied = true
         if options.recordsRequests {
-            let initial = record
-            state.withLock { $0.record(initial, adding: true) }
+            let applied = exchange.record
+            state.withLock { $0.record(applied, adding: false) }
         }
-        let disposition = await dispose(request, path: path, query: query, record: &record)
-        let response: HTTPResponse
-        switch disposition {
-        case .respond(let simResponse):
-            record.status = simResponse.status
-            record.delivered = true
-            response = Self.httpResponse(simResponse)
-        case .close(let status):
-            record.status = status
-            response = HTTPResponse(webSocket: SimDroppedConnection())
-        case .cut(let simResponse):
-            record.status = simResponse.status
-            response = Self.truncatedResponse(simResponse)
+        switch fault {
+        case .dropAfter?:
+            return SimDisposition(outcome: .cut(response), hold: response.delay)
+        case .stall?:
+            return SimDisposition(outcome: .respond(response), hold: response.delay + stall)
+        default:
+            return SimDisposition(outcome: .respond(response), hold: response.delay)
         }
+    }
+
+    /// Closes the record: the response's status (nil when none existed) and whether all of it was sent.
+    func finish(_ exchange: SimExchange, status: Int?, delivered: Bool) {
+        var record = exchange.record
+        record.status = status
+        record.delivered = delivered
         record.finished = Date()
-        record.total = ContinuousClock.now - start
+        record.total = ContinuousClock.now - exchange.start
         record.inProgress = false
         let finished = record
+        let recordsRequests = options.recordsRequests
         state.withLock { state in
             if let status = finished.status { state.statuses[status, default: 0] += 1 }
             if let fault = finished.fault { state.faults[fault, default: 0] += 1 }
             if finished.applied { state.applied += 1 }
             if finished.rateLimited { state.rateLimited += 1 }
             state.handling += finished.handling
-            if options.recordsRequests { state.record(finished, adding: false) }
-        }
-        return response
-    }
-
-    private func dispose(
-        _ request: HTTPRequest, path: String, query: [String: String], record: inout SimRequestRecord
-    ) async -> Disposition {
-        let body: Data
-        do {
-            body = try await request.bodyData
-        } catch {
-            return .close(status: nil)
-        }
-        if options.latency > .zero {
-            do { try await Task.sleep(for: options.latency) } catch { return .close(status: nil) }
-        }
-        let method = request.method.rawValue
-        let (decision, fault) = state.withLock { state -> (SimRateLimiter.Decision?, SimFault?) in
-            let decision = state.limiter?.admit(at: .now)
-            if case .limited? = decision { return (decision, nil) }
-            return (decision, state.injector.draw(method: method, path: path))
-        }
-        var rateLimit: SimRateLimitState?
-        switch decision {
-        case .limited(let limitState)?:
-            record.rateLimited = true
-            return .respond(api.rateLimitedResponse(
-                limitPerMinute: limitState.limit, retryAfterSeconds: max(1, limitState.retrySeconds)
-            ))
-        case .allowed(_, let limitState)?:
-            rateLimit = limitState
-        case nil:
-            break
-        }
-        record.fault = fault
-        switch fault {
-        case .dropBefore?:
-            return .close(status: nil)
-        case .unavailable?:
-            return .respond(api.unavailableResponse())
-        case .tooManyRequests?:
-            return .respond(api.rateLimitedResponse(limitPerMinute: options.rateLimitPerMinute ?? 0, retryAfterSeconds: 1))
-        case .dropAfter?, .stall?, nil:
-            break
-        }
-        var headers: [String: String] = [:]
-        for (name, value) in request.headers { headers[name.rawValue] = value }
-        let simRequest = SimRequest(method: method, path: path, query: query, headers: headers, body: body, rateLimit: rateLimit)
-        let handleStart = ContinuousClock.now
-        let response = await api.handle(simRequest)
-        record.handling = ContinuousClock.now - handleStart
-        record.applied = true
-        if options.recordsRequests {
-            let applied = record
-            state.withLock { $0.record(applied, adding: false) }
-        }
-        switch fault {
-        case .dropAfter?:
-            return .cut(response)
-        case .stall?:
-            // A server stopping during the stall cancels the sleep: the connection closes unanswered.
-            let stall = state.withLock { $0.injector.spec.stall }
-            do { try await Task.sleep(for: stall) } catch { return .close(status: response.status) }
-            return .respond(response)
-        default:
-            return .respond(response)
+            if recordsRequests { state.record(finished, adding: false) }
         }
     }
 
     // MARK: control endpoints
 
-    private func control(_ request: HTTPRequest, path: String) async -> SimResponse {
-        let method = request.method.rawValue
+    /// Answers a request for one of the server's own endpoints under `/_sim/`.
+    func control(_ request: SimRequest) -> SimResponse {
+        let method = request.method
+        let path = request.path
         switch (method, path) {
         case ("GET", "/_sim/stats"):
             let stats = statistics()
@@ -508,7 +506,7 @@ final class SimServerCore: Sendable {
         case ("GET", "/_sim/faults"):
             return .json(200, ["faults": state.withLock { $0.injector.spec.description }])
         case ("PUT", "/_sim/faults"), ("POST", "/_sim/faults"):
-            let text = String(decoding: (try? await request.bodyData) ?? Data(), as: UTF8.self)
+            let text = String(decoding: request.body, as: UTF8.self)
             do {
                 let spec = try FaultSpec(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
                 state.withLock { $0.injector = FaultInjector(spec: spec) }
@@ -528,85 +526,190 @@ final class SimServerCore: Sendable {
         return Double(seconds) + Double(attoseconds) / 1e18
     }
 
-    // MARK: responses
+}
 
-    static func httpResponse(_ response: SimResponse) -> HTTPResponse {
-        HTTPResponse(statusCode: statusCode(response.status), headers: headers(response.headers), body: response.body)
+/// One connection's HTTP/1.1 exchanges, on its event loop: builds each request, has the server core
+/// dispose of it, waits out the latency and holds as a timer on the loop, and writes, cuts or drops the
+/// response.
+///
+/// NIO's pipelining helper hands the next request over only once a response has ended, so at most one
+/// exchange is pending per connection.
+final class SimHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let core: SimServerCore
+    private var head: HTTPRequestHead?
+    private var body = ByteBuffer()
+    private var bodyTooLarge = false
+    private var pending: Pending?
+
+    private struct Pending {
+        var exchange: SimExchange
+        var keepAlive: Bool
+        var version: HTTPVersion
+        /// Decided once the batch of reads the request arrived in is done.
+        var disposition: SimDisposition?
+        /// When the response may go at the earliest: arrival plus the latency.
+        var due: NIODeadline
+        var timer: Scheduled<Void>?
     }
 
-    /// The response's status line and headers, then half its body, then the connection closes
-    /// (FlyingFox closes a connection whose response body throws). An empty or one-byte body cannot
-    /// be cut, so nothing is sent.
-    static func truncatedResponse(_ response: SimResponse) -> HTTPResponse {
-        guard response.body.count >= 2 else { return HTTPResponse(webSocket: SimDroppedConnection()) }
-        let prefix = Array(response.body.prefix(response.body.count / 2))
-        return HTTPResponse(
-            statusCode: statusCode(response.status), headers: headers(response.headers),
-            body: HTTPBodySequence(from: SimTruncatedBody(prefix: prefix), count: response.body.count)
+    init(core: SimServerCore) {
+        self.core = core
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let requestHead):
+            head = requestHead
+            body.clear()
+            bodyTooLarge = false
+        case .body(var part):
+            if body.readableBytes + part.readableBytes > SimServer.maxBodyBytes {
+                bodyTooLarge = true
+                body.clear()
+            } else if !bodyTooLarge {
+                body.writeBuffer(&part)
+            }
+        case .end:
+            guard let requestHead = head else { return }
+            head = nil
+            if bodyTooLarge {
+                let response = SimResponse.json(413, ["error": "the request body is larger than \(SimServer.maxBodyBytes) bytes"])
+                write(response, version: requestHead.version, keepAlive: false, context: context)
+                return
+            }
+            begin(Self.request(requestHead, body: body), head: requestHead, context: context)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let interrupted = pending {
+            pending = nil
+            interrupted.timer?.cancel()
+            core.finish(interrupted.exchange, status: interrupted.disposition?.outcome.status, delivered: false)
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    private func begin(_ request: SimRequest, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        if core.isControl(request) {
+            write(core.control(request), version: head.version, keepAlive: head.isKeepAlive, context: context)
+            return
+        }
+        pending = Pending(
+            exchange: core.receive(request), keepAlive: head.isKeepAlive, version: head.version,
+            due: .now() + Self.timeAmount(core.options.latency)
         )
+        // Handled once this batch of reads is done, so requests that arrive together are all timed from
+        // their arrival, not from the end of the handling of those before them.
+        context.eventLoop.assumeIsolated().execute { [self] in dispose(context: context) }
     }
 
-    private static func headers(_ values: [String: String]) -> HTTPHeaders {
+    private func dispose(context: ChannelHandlerContext) {
+        guard var current = pending, current.disposition == nil else { return }
+        let disposition = core.dispose(&current.exchange)
+        current.disposition = disposition
+        let due = current.due + Self.timeAmount(disposition.hold)
+        pending = current
+        if due <= .now() {
+            complete(context: context)
+        } else {
+            pending?.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in complete(context: context) }
+        }
+    }
+
+    private func complete(context: ChannelHandlerContext) {
+        guard let current = pending, let disposition = current.disposition else { return }
+        pending = nil
+        switch disposition.outcome {
+        case .respond(let response):
+            core.finish(current.exchange, status: response.status, delivered: true)
+            write(response, version: current.version, keepAlive: current.keepAlive, context: context)
+        case .close(let status):
+            core.finish(current.exchange, status: status, delivered: false)
+            context.close(promise: nil)
+        case .cut(let response):
+            core.finish(current.exchange, status: response.status, delivered: false)
+            cut(response, version: current.version, context: context)
+        }
+    }
+
+    private static func timeAmount(_ duration: Duration) -> TimeAmount {
+        let (seconds, attoseconds) = duration.components
+        return .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    private func write(_ response: SimResponse, version: HTTPVersion, keepAlive: Bool, context: ChannelHandlerContext) {
+        var headers = Self.headers(response, length: response.body.count)
+        if !keepAlive { headers.replaceOrAdd(name: "Connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(
+            version: version, status: HTTPResponseStatus(statusCode: response.status), headers: headers
+        ))), promise: nil)
+        if !response.body.isEmpty {
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        }
+        let written = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+
+    /// The status line and headers (announcing the whole body), half the body, then the connection closes:
+    /// the client sees the response cut short. A body of fewer than two bytes cannot be cut: nothing is sent.
+    private func cut(_ response: SimResponse, version: HTTPVersion, context: ChannelHandlerContext) {
+        guard response.body.count >= 2 else {
+            context.close(promise: nil)
+            return
+        }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(
+            version: version, status: HTTPResponseStatus(statusCode: response.status),
+            headers: Self.headers(response, length: response.body.count)
+        ))), promise: nil)
+        let half = context.channel.allocator.buffer(bytes: response.body.prefix(response.body.count / 2))
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(half)))).assumeIsolated().whenComplete { _ in
+            context.close(promise: nil)
+        }
+    }
+
+    private static func headers(_ response: SimResponse, length: Int) -> HTTPHeaders {
         var headers = HTTPHeaders()
-        for (name, value) in values.sorted(by: { $0.key < $1.key }) { headers[HTTPHeader(name)] = value }
+        for (name, value) in response.headers.sorted(by: { $0.key < $1.key })
+        where name.caseInsensitiveCompare("Content-Length") != .orderedSame {
+            headers.add(name: name, value: value)
+        }
+        headers.add(name: "Content-Length", value: String(length))
         return headers
     }
 
-    static func statusCode(_ status: Int) -> HTTPStatusCode {
-        let phrases: [Int: String] = [
-            200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized",
-            403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict", 410: "Gone",
-            412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error",
-            501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
-        ]
-        return HTTPStatusCode(status, phrase: phrases[status] ?? "Status \(status)")
-    }
-}
-
-/// Routes every request to the server core.
-struct SimHTTPHandler: HTTPHandler {
-    let core: SimServerCore
-
-    func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
-        await core.serve(request)
-    }
-}
-
-/// A response that makes FlyingFox close the connection before writing a single byte: its payload
-/// is a WebSocket handler whose setup throws, and FlyingFox sets up the handler before it writes
-/// the response head.
-struct SimDroppedConnection: WSHandler {
-    func makeFrames(for client: AsyncThrowingStream<WSFrame, any Error>) async throws -> AsyncStream<WSFrame> {
-        throw SimServerError.connectionDropped
-    }
-}
-
-/// A body that yields its prefix and then fails, so the response is cut short.
-struct SimTruncatedBody: AsyncBufferedSequence {
-    typealias Element = UInt8
-    let prefix: [UInt8]
-
-    func makeAsyncIterator() -> Iterator { Iterator(pending: prefix) }
-
-    struct Iterator: AsyncBufferedIteratorProtocol {
-        var pending: [UInt8]?
-
-        mutating func next() async throws -> UInt8? {
-            guard var bytes = pending, !bytes.isEmpty else { throw SimServerError.connectionDropped }
-            let first = bytes.removeFirst()
-            pending = bytes
-            return first
+    /// The request as the API sees it: percent-decoded path and query, lower-cased header names.
+    static func request(_ head: HTTPRequestHead, body: ByteBuffer) -> SimRequest {
+        let target = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let rawPath = target.first.map(String.init) ?? "/"
+        var query: [String: String] = [:]
+        if target.count == 2 {
+            for item in target[1].split(separator: "&") {
+                let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                let name = String(pair[0])
+                let value = pair.count == 2 ? String(pair[1]) : ""
+                query[name.removingPercentEncoding ?? name] = value.removingPercentEncoding ?? value
+            }
         }
-
-        mutating func nextBuffer(suggested count: Int) async throws -> [UInt8]? {
-            guard let bytes = pending, !bytes.isEmpty else { throw SimServerError.connectionDropped }
-            pending = nil
-            return bytes
-        }
+        var headers: [String: String] = [:]
+        for (name, value) in head.headers { headers[name] = value }
+        return SimRequest(
+            method: head.method.rawValue, path: rawPath.removingPercentEncoding ?? rawPath, query: query,
+            headers: headers, body: Data(body.readableBytesView)
+        )
     }
 }
 
-/// A value behind a lock, shared across threads (the request path avoids actor hops).
+/// A value behind a lock, shared across threads.
 final class SimLocked<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value

@@ -148,13 +148,13 @@ public final class V2Simulator: SimulatedAPI, Sendable {
 
     // MARK: SimulatedAPI
 
-    public func handle(_ request: SimRequest) async -> SimResponse {
+    public func handle(_ request: SimRequest) -> SimResponse {
         let segments = request.path.split(separator: "/").map(String.init)
         if segments.count >= 2, segments[0] == "api", segments[1] == "v2" {
             return accountServer(request, route: Array(segments.dropFirst(2)))
         }
         if segments.first == "handlers" {
-            return await handler(request, route: Array(segments.dropFirst()))
+            return handler(request, route: Array(segments.dropFirst()))
         }
         return Self.accountError(404, "no v2 API at \(request.path): the account server is under /api/v2, the handlers under /handlers/<name>")
     }
@@ -242,7 +242,7 @@ public final class V2Simulator: SimulatedAPI, Sendable {
         }
     }
 
-    private func handler(_ request: SimRequest, route: [String]) async -> SimResponse {
+    private func handler(_ request: SimRequest, route: [String]) -> SimResponse {
         guard route.count >= 3, route[1] == "applications", route.count <= 5,
               route.count == 3 || route[3] == "devices" else {
             return Self.handlerError(.notFound, "no handler endpoint \(request.method) \(request.path)")
@@ -272,9 +272,22 @@ public final class V2Simulator: SimulatedAPI, Sendable {
             rights = key.rights
             subject = applicationID
         }
-        if options.handlerRateLimit, let refusal = await throttle(subject: subject, applicationID: applicationID) {
-            return refusal
+        var wait = Duration.zero
+        if options.handlerRateLimit {
+            switch throttle(subject: subject, applicationID: applicationID) {
+            case .success(let slot): wait = slot
+            case .failure(let refusal): return refusal.response
+            }
         }
+        var response = answer(request, route: route, rights: rights, applicationID: applicationID, served: served)
+        response.delay = wait
+        return response
+    }
+
+    /// The handler's answer once the caller is authenticated and within its limits.
+    private func answer(
+        _ request: SimRequest, route: [String], rights: Set<String>, applicationID: String, served: [String: HandlerApplication]
+    ) -> SimResponse {
         let needed = route.count == 3 ? "settings" : "devices"
         guard rights.contains(needed) else {
             return Self.handlerError(.permissionDenied, "No \"\(needed)\" rights to Application \"\(applicationID)\"")
@@ -329,26 +342,34 @@ public final class V2Simulator: SimulatedAPI, Sendable {
         ], body: body)
     }
 
-    /// The handler's per-client and per-application limits: wait for a slot up to the allowance.
-    private func throttle(subject: String, applicationID: String) async -> SimResponse? {
+    /// The handler's per-client and per-application limits: the wait for a slot in both, up to the
+    /// allowance each, else the refusal (429 in the handler's shape).
+    private func throttle(subject: String, applicationID: String) -> Result<Duration, HandlerRefusal> {
+        var wait = Duration.zero
         for (key, message) in [
             ("client:\(subject)", "Rate limit for client \"\(subject)\" reached"),
             ("application:\(applicationID)", "Rate limit for application \"\(applicationID)\" reached"),
         ] {
+            let slotStart = ContinuousClock.now + wait
             let decision = limiters.withLock { limiters -> SimRateLimiter.Decision in
                 var limiter = limiters[key] ?? SimRateLimiter(limit: options.handlerRequestsPerSecond, period: .seconds(1))
-                let decision = limiter.admit(at: .now, maxWait: options.handlerMaxWait)
+                let decision = limiter.admit(at: slotStart, maxWait: options.handlerMaxWait)
                 limiters[key] = limiter
                 return decision
             }
             switch decision {
-            case .allowed(let wait, _):
-                if wait > .zero { try? await Task.sleep(for: wait) }
+            case .allowed(let slotWait, _):
+                wait += slotWait
             case .limited:
-                return Self.handlerError(.resourceExhausted, message)
+                return .failure(HandlerRefusal(response: Self.handlerError(.resourceExhausted, message)))
             }
         }
-        return nil
+        return .success(wait)
+    }
+
+    /// A request the handler's rate limit refuses.
+    private struct HandlerRefusal: Error {
+        let response: SimResponse
     }
 
     // MARK: helpers

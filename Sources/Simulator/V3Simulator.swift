@@ -52,7 +52,6 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
     /// Sums the thread CPU spent applying requests (the benchmark's "v3 rules" figure); nil: not measured.
     let rulesCPUMeter: V3CPUMeter?
     /// Admits one request at a time to the rules in `handle` (shared by the views, like the state).
-    private let gate: V3Gate
     private let engine: V3Engine
     private let router: V3Router
     /// The components this view answers for.
@@ -106,7 +105,6 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
         state.apiKeys[key.id] = key
         self.box = V3StateBox(state: state)
         self.rulesCPUMeter = measuringRulesCPU ? V3CPUMeter() : nil
-        self.gate = V3Gate()
         self.engine = engine
         self.components = V3Component.all
         self.router = V3Router(routes: tables.routes, serving: V3Component.all)
@@ -116,7 +114,6 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
     private init(sharing other: V3Simulator, components: Set<V3Component>) {
         box = other.box
         rulesCPUMeter = other.rulesCPUMeter
-        gate = other.gate
         engine = other.engine
         apiKey = other.apiKey
         self.components = components
@@ -170,23 +167,9 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
         box.withState { state in state.dump(rights: engine.rights).prettySerialized() }
     }
 
-    /// Answers one request (reference/v3-api.md §1, §9).
-    ///
-    /// Routing, body parsing and writing the answer run concurrently; the rules run one request at a time behind
-    /// an actor, so a request waiting its turn suspends instead of blocking one of the few cooperative threads
-    /// the HTTP server needs.
-    public func handle(_ request: SimRequest) async -> SimResponse {
-        switch prepare(request) {
-        case .answered(let response):
-            return finish(response, request)
-        case .call(let call):
-            let result = await gate.run { self.execute(call) }
-            return finish(render(result), request)
-        }
-    }
-
-    /// Synchronous `handle`, for callers outside an async context (tests, the benchmark's rules-only figure).
-    public func respond(to request: SimRequest) -> SimResponse {
+    /// Answers one request (reference/v3-api.md §1, §9); the rules run one request at a time, behind the
+    /// state's lock.
+    public func handle(_ request: SimRequest) -> SimResponse {
         switch prepare(request) {
         case .answered(let response):
             return finish(response, request)
@@ -317,13 +300,6 @@ final class V3CPUMeter: @unchecked Sendable {
         lock.lock()
         sum += spent
         lock.unlock()
-    }
-}
-
-/// Runs the rules of one request at a time; waiting requests suspend (they do not block a thread).
-actor V3Gate {
-    func run<T: Sendable>(_ body: @Sendable () -> T) -> T {
-        body()
     }
 }
 

@@ -71,14 +71,14 @@ public enum V3SimulatorBenchmark {
     }
 
     /// The same burst against a server whose API answers every request with a constant `{}` at once: what the
-    /// HTTP server layer (FlyingFox and `SimServer`) costs without any v3 rules, for comparison.
+    /// HTTP server layer (`SimServer` on SwiftNIO) costs without any v3 rules, for comparison.
     public static func serverBaseline(_ options: Options = Options()) async throws -> Result {
         try await run(options, constantAnswer: true)
     }
 
     private static func run(_ options: Options, constantAnswer: Bool) async throws -> Result {
         let simulator = try V3Simulator(config: V3SimulatorConfig(users: ["bench"]), tables: nil, measuringRulesCPU: true)
-        let created = simulator.respond(to: SimRequest(method: "POST", path: "/api/v3/users/bench/applications",
+        let created = simulator.handle(SimRequest(method: "POST", path: "/api/v3/users/bench/applications",
                                                        headers: ["Authorization": "Bearer \(simulator.apiKey)"],
                                                        body: Data(#"{"application":{"ids":{"application_id":"bench-app"}}}"#.utf8)))
         guard created.status == 200 else {
@@ -133,13 +133,13 @@ extension V3SimulatorBenchmark {
     /// device registrations as `run`.
     public static func rulesCPUPerRequest(devices: Int = 1000) throws -> Duration {
         let simulator = try V3Simulator(config: V3SimulatorConfig(users: ["bench"]))
-        _ = simulator.respond(to: SimRequest(method: "POST", path: "/api/v3/users/bench/applications",
+        _ = simulator.handle(SimRequest(method: "POST", path: "/api/v3/users/bench/applications",
                                              headers: ["Authorization": "Bearer \(simulator.apiKey)"],
                                              body: Data(#"{"application":{"ids":{"application_id":"bench-app"}}}"#.utf8)))
         let requests = V3BenchLoad.calls(connection: 0, devices: devices).map { $0.simRequest(key: simulator.apiKey) }
         let start = V3CPU.thread()
         var failures = 0
-        for request in requests where simulator.respond(to: request).status != 200 { failures += 1 }
+        for request in requests where simulator.handle(request).status != 200 { failures += 1 }
         let spent = V3CPU.thread() - start
         guard failures == 0 else {
             throw V3SimulatorConfigError(description: "v3 benchmark: \(failures) of \(requests.count) requests were refused")
@@ -153,11 +153,11 @@ private struct V3BenchmarkAPI: SimulatedAPI {
     let simulator: V3Simulator
     let constantAnswer: Bool
 
-    func handle(_ request: SimRequest) async -> SimResponse {
+    func handle(_ request: SimRequest) -> SimResponse {
         if constantAnswer {
             return SimResponse(status: 200, headers: ["Content-Type": "application/json"], body: Data("{}".utf8))
         }
-        return await simulator.handle(request)
+        return simulator.handle(request)
     }
 
     func unavailableResponse() -> SimResponse { simulator.unavailableResponse() }

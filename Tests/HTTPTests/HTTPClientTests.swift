@@ -1,29 +1,30 @@
-import FlyingFox
 import Foundation
 import HTTP
+import Simulator
 import Testing
 
-/// A throwaway FlyingFox server on 127.0.0.1, port chosen by the OS.
+/// A throwaway server on 127.0.0.1 (the simulators' `SimServer`), port chosen by the OS, answering
+/// every request with a closure.
 final class TestServer: Sendable {
-    let server: HTTPServer
-    let task: Task<Void, any Error>
+    private struct ClosureAPI: SimulatedAPI {
+        let answer: @Sendable (SimRequest) -> SimResponse
+        func handle(_ request: SimRequest) -> SimResponse { answer(request) }
+        func unavailableResponse() -> SimResponse { SimResponse(status: 503) }
+        func rateLimitedResponse(limitPerMinute: Int, retryAfterSeconds: Int) -> SimResponse { SimResponse(status: 429) }
+    }
+
+    let server: SimServer
     let port: Int
 
-    init(handler: @escaping @Sendable (FlyingFox.HTTPRequest) async throws -> FlyingFox.HTTPResponse) async throws {
-        server = HTTPServer(address: try .inet(ip4: "127.0.0.1", port: 0), timeout: 30, logger: .disabled)
-        await server.appendRoute("*", handler: handler)
-        let server = self.server
-        task = Task { try await server.run() }
-        try await server.waitUntilListening(timeout: 5)
-        guard case .ip4(_, let port) = await server.listeningAddress else { throw CancellationError() }
-        self.port = Int(port)
+    init(answer: @escaping @Sendable (SimRequest) -> SimResponse) async throws {
+        server = SimServer(api: ClosureAPI(answer: answer), options: SimServerOptions(controlEndpoints: false))
+        port = try await server.start()
     }
 
     var base: String { "http://127.0.0.1:\(port)" }
 
     func stop() async {
-        await server.stop(timeout: 1)
-        task.cancel()
+        await server.stop()
     }
 }
 
@@ -31,10 +32,10 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
 
 @Test func getReturnsStatusHeadersAndBody() async throws {
     let server = try await TestServer { request in
-        let auth = request.headers[HTTPHeader("Authorization")] ?? "none"
-        let agent = request.headers[HTTPHeader("User-Agent")] ?? "none"
-        return FlyingFox.HTTPResponse(
-            statusCode: .ok, headers: [HTTPHeader("X-Rate-Limit-Available"): "7", HTTPHeader("Content-Type"): "application/json"],
+        let auth = request.headers["authorization"] ?? "none"
+        let agent = request.headers["user-agent"] ?? "none"
+        return SimResponse(
+            status: 200, headers: ["X-Rate-Limit-Available": "7", "Content-Type": "application/json"],
             body: Data("{\"path\":\"\(request.path)\",\"auth\":\"\(auth)\",\"agent\":\"\(agent)\"}".utf8))
     }
     defer { Task { await server.stop() } }
@@ -47,9 +48,8 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
 
 @Test func bodyAndMethodAreSent() async throws {
     let server = try await TestServer { request in
-        let body = try await request.bodyData
-        let type = request.headers[HTTPHeader("Content-Type")] ?? "none"
-        return FlyingFox.HTTPResponse(statusCode: .created, body: Data("\(request.method.rawValue) \(type) ".utf8) + body)
+        let type = request.headers["content-type"] ?? "none"
+        return SimResponse(status: 201, body: Data("\(request.method) \(type) ".utf8) + request.body)
     }
     defer { Task { await server.stop() } }
     let client = HTTP.HTTPClient()
@@ -61,29 +61,27 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
 }
 
 @Test func sequentialRequestsReuseOneConnection() async throws {
-    let server = try await TestServer { request in
-        FlyingFox.HTTPResponse(statusCode: .ok, body: Data("\(request.remoteAddress.map { "\($0)" } ?? "?")".utf8))
-    }
+    let server = try await TestServer { _ in SimResponse(status: 200, body: Data("ok".utf8)) }
     defer { Task { await server.stop() } }
     let client = HTTP.HTTPClient()
-    var peers = Set<String>()
     for _ in 0..<5 {
-        peers.insert(text(try await client.send(HTTP.HTTPRequest(url: server.base + "/"))))
+        #expect(try await client.send(HTTP.HTTPRequest(url: server.base + "/")).status == 200)
     }
-    #expect(peers.count == 1, "expected one kept-alive connection, saw \(peers)")
+    #expect(server.server.statistics.requests == 5)
+    #expect(server.server.statistics.connections == 1, "expected one kept-alive connection")
 }
 
 @Test func sameOriginRedirectIsFollowedCrossOriginRefused() async throws {
     let other = try await TestServer { request in
-        FlyingFox.HTTPResponse(statusCode: .ok, body: Data((request.headers[HTTPHeader("Authorization")] ?? "no auth").utf8))
+        SimResponse(status: 200, body: Data((request.headers["authorization"] ?? "no auth").utf8))
     }
     defer { Task { await other.stop() } }
     let otherBase = other.base
     let server = try await TestServer { request in
         switch request.path {
-        case "/old": return FlyingFox.HTTPResponse(statusCode: .temporaryRedirect, headers: [.location: "/new"])
-        case "/new": return FlyingFox.HTTPResponse(statusCode: .ok, body: Data("new \(request.method.rawValue)".utf8))
-        default: return FlyingFox.HTTPResponse(statusCode: .temporaryRedirect, headers: [.location: otherBase + "/steal"])
+        case "/old": return SimResponse(status: 307, headers: ["Location": "/new"])
+        case "/new": return SimResponse(status: 200, body: Data("new \(request.method)".utf8))
+        default: return SimResponse(status: 307, headers: ["Location": otherBase + "/steal"])
         }
     }
     defer { Task { await server.stop() } }
@@ -97,10 +95,7 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
 }
 
 @Test func timeoutAfterSendingIsReportedAsMaybeApplied() async throws {
-    let server = try await TestServer { _ in
-        try await Task.sleep(for: .seconds(3))
-        return FlyingFox.HTTPResponse(statusCode: .ok)
-    }
+    let server = try await TestServer { _ in SimResponse(status: 200, delay: .seconds(3)) }
     defer { Task { await server.stop() } }
     let client = HTTP.HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .milliseconds(300)))
     do {
@@ -114,7 +109,7 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
 }
 
 @Test func refusedConnectionIsNotApplied() async throws {
-    let server = try await TestServer { _ in FlyingFox.HTTPResponse(statusCode: .ok) }
+    let server = try await TestServer { _ in SimResponse(status: 200) }
     let base = server.base
     await server.stop()
     let client = HTTP.HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2)))
@@ -140,7 +135,7 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
         _ = try await client.send(HTTP.HTTPRequest(url: "ftp://example.com/x"))
     }
     // TLS is verified by default: speaking TLS to a plain-HTTP server fails the handshake.
-    let server = try await TestServer { _ in FlyingFox.HTTPResponse(statusCode: .ok) }
+    let server = try await TestServer { _ in SimResponse(status: 200) }
     defer { Task { await server.stop() } }
     do {
         _ = try await client.send(HTTP.HTTPRequest(url: "https://127.0.0.1:\(server.port)/x"))

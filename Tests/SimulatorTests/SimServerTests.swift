@@ -9,7 +9,7 @@ final class CountingAPI: SimulatedAPI, @unchecked Sendable {
 
     var applied: Int { lock.withLock { appliedCount } }
 
-    func handle(_ request: SimRequest) async -> SimResponse {
+    func handle(_ request: SimRequest) -> SimResponse {
         let count = lock.withLock { () -> Int in
             appliedCount += 1
             return appliedCount
@@ -226,12 +226,13 @@ struct SimServerTests {
             #expect(results[0].headers["X-Rate-Limit-Limit"] == "3")
             #expect(results.prefix(3).map { $0.headers["X-Rate-Limit-Available"] } == ["2", "1", "0"])
             #expect(results[0].headers["X-Rate-Limit-Retry"] == "0")
-            // 3 per minute: one slot every 20 s, so the first reset is 20 s and the third 60 s.
+            // 3 per minute: one slot every 20 s, so the first reset is 20 s and the third 60 s, less the whole
+            // seconds a loaded machine took between the requests (a few at most).
             #expect(results[0].headers["X-Rate-Limit-Reset"] == "20")
-            #expect(results[2].headers["X-Rate-Limit-Reset"] == "60")
+            #expect((55...60).contains(Int(results[2].headers["X-Rate-Limit-Reset"] ?? "") ?? 0))
             let refused = try #require(results[3].json as? [String: Any])
             #expect(refused["limit"] as? Int == 3)
-            #expect(refused["retry"] as? Int == 20)
+            #expect((15...20).contains(refused["retry"] as? Int ?? 0))
             #expect(api.applied == 3)
             #expect(server.requestLog.last?.rateLimited == true)
             #expect(server.requestLog.last?.applied == false)
@@ -239,11 +240,10 @@ struct SimServerTests {
         }
     }
 
-    @Test("TCP_NODELAY removes the keep-alive stall: 50 sequential requests on one connection are fast")
+    @Test("no keep-alive stall: 50 sequential requests on one connection are fast")
     func noDelayKeepAlive() async throws {
         let api = CountingAPI()
         try await withServer(api: api) { server, port in
-            #expect(server.listenerHasNoDelay)
             let elapsed = try await onThread { () -> Duration in
                 let connection = try RawHTTPConnection(port: port)
                 _ = try connection.exchange("GET", "/warm-up")
@@ -259,23 +259,6 @@ struct SimServerTests {
             // take ~30 ms on an idle machine; the bound leaves room for a loaded one.
             #expect(elapsed < .milliseconds(1500), "50 kept-alive requests took \(elapsed)")
             #expect(api.applied == 51)
-        }
-    }
-
-    @Test("without TCP_NODELAY the same kept-alive sequence stalls (the measurement can fail)")
-    func stallWithoutNoDelay() async throws {
-        let api = CountingAPI()
-        try await withServer(api: api, options: SimServerOptions(tcpNoDelay: false)) { server, port in
-            #expect(!server.listenerHasNoDelay)
-            let elapsed = try await onThread { () -> Duration in
-                let connection = try RawHTTPConnection(port: port)
-                _ = try connection.exchange("GET", "/warm-up")
-                let clock = ContinuousClock()
-                let start = clock.now
-                for index in 0..<20 { _ = try connection.exchange("GET", "/keep-alive/\(index)") }
-                return clock.now - start
-            }
-            #expect(elapsed > .milliseconds(400), "20 kept-alive requests took \(elapsed)")
         }
     }
 
@@ -356,7 +339,6 @@ struct SimServerLifecycleTests {
         #expect(try await rawRequest(port: first, "GET", "/a").status == 200)
         await server.stop()
         #expect(server.port == nil)
-        #expect(!server.listenerHasNoDelay)
         let second = try await server.start()
         #expect(try await rawRequest(port: second, "GET", "/b").status == 200)
         #expect(server.requestLog.map(\.path) == ["/a", "/b"])

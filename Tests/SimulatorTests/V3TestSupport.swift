@@ -26,7 +26,7 @@ struct V3Harness {
         case .some(.some(let value)): headers["Authorization"] = value
         }
         let request = SimRequest(method: method, path: path, query: query, headers: headers, body: Data((body ?? "").utf8))
-        return V3Answer(response: simulator.respond(to: request))
+        return V3Answer(response: simulator.handle(request))
     }
 
     /// Creates application `id` owned by `user1`; the test fails if that is refused.
