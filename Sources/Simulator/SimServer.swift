@@ -543,6 +543,8 @@ final class SimHTTPHandler: ChannelInboundHandler {
     private var body = ByteBuffer()
     private var bodyTooLarge = false
     private var pending: Pending?
+    /// The client closed its sending side: the connection closes once the pending response is out.
+    private var inputClosed = false
 
     private struct Pending {
         var exchange: SimExchange
@@ -593,13 +595,22 @@ final class SimHTTPHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard case ChannelEvent.inputClosed? = event as? ChannelEvent else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        inputClosed = true
+        if pending == nil { context.close(promise: nil) }
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         context.close(promise: nil)
     }
 
     private func begin(_ request: SimRequest, head: HTTPRequestHead, context: ChannelHandlerContext) {
         if core.isControl(request) {
-            write(core.control(request), version: head.version, keepAlive: head.isKeepAlive, context: context)
+            write(core.control(request), version: head.version, keepAlive: head.isKeepAlive && !inputClosed, context: context)
             return
         }
         pending = Pending(
@@ -630,7 +641,7 @@ final class SimHTTPHandler: ChannelInboundHandler {
         switch disposition.outcome {
         case .respond(let response):
             core.finish(current.exchange, status: response.status, delivered: true)
-            write(response, version: current.version, keepAlive: current.keepAlive, context: context)
+            write(response, version: current.version, keepAlive: current.keepAlive && !inputClosed, context: context)
         case .close(let status):
             core.finish(current.exchange, status: status, delivered: false)
             context.close(promise: nil)

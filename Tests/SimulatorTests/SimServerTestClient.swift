@@ -81,15 +81,25 @@ final class RawHTTPConnection: @unchecked Sendable {
         head += "\r\n"
         var request = Data(head.utf8)
         request.append(body)
-        try request.withUnsafeBytes { raw in
+        try send(request)
+        return try readResponse()
+    }
+
+    /// Sends bytes as they are (blocking).
+    func send(_ bytes: Data) throws {
+        try bytes.withUnsafeBytes { raw in
             var sent = 0
             while sent < raw.count {
-                let result = send(descriptor, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
+                let result = sendBytes(descriptor, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
                 if result <= 0 { throw RawHTTPError(description: "send() failed: errno \(errno)") }
                 sent += result
             }
         }
-        return try readResponse()
+    }
+
+    /// Closes the sending side: the server reads end-of-stream after what was sent.
+    func shutdownWrite() {
+        shutdown(descriptor, Int32(SHUT_WR))
     }
 
     private enum ReadOutcome { case data, closed, timedOut }
@@ -107,7 +117,8 @@ final class RawHTTPConnection: @unchecked Sendable {
         throw RawHTTPError(description: "recv() failed: errno \(errno)")
     }
 
-    private func readResponse() throws -> RawHTTPResult {
+    /// Reads the next response (blocking).
+    func readResponse() throws -> RawHTTPResult {
         let separator = Data("\r\n\r\n".utf8)
         while buffer.range(of: separator) == nil {
             switch try readMore() {
@@ -165,4 +176,9 @@ func rawRequest(
         let connection = try RawHTTPConnection(port: port, readTimeout: readTimeout)
         return try connection.exchange(method, target, headers: headers, body: body)
     }
+}
+
+/// `send(2)` outside the connection class, whose `send(_:)` would shadow it.
+private func sendBytes(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int, _ flags: Int32) -> Int {
+    send(descriptor, bytes, count, flags)
 }

@@ -262,6 +262,68 @@ struct SimServerTests {
         }
     }
 
+    @Test("a malformed request is answered 400 and the connection closed; nothing reaches the API")
+    func malformedRequest() async throws {
+        let api = CountingAPI()
+        try await withServer(api: api) { server, port in
+            let (first, second) = try await onThread { () -> (RawHTTPResult, RawHTTPResult) in
+                let connection = try RawHTTPConnection(port: port)
+                try connection.send(Data("GARBAGE\r\nnot http at all\r\n\r\n".utf8))
+                return (try connection.readResponse(), try connection.readResponse())
+            }
+            #expect(first.status == 400)
+            #expect(second == .closedWithoutResponse)
+            #expect(api.applied == 0)
+            #expect(server.requestLog.isEmpty)
+        }
+    }
+
+    @Test("a body over the limit is answered 413 and the connection closed; nothing reaches the API")
+    func oversizedBody() async throws {
+        let api = CountingAPI()
+        try await withServer(api: api) { server, port in
+            let result = try await rawRequest(port: port, "POST", "/big", body: Data(count: SimServer.maxBodyBytes + 1))
+            #expect(result.status == 413)
+            #expect(result.headers["Connection"] == "close")
+            #expect(api.applied == 0)
+            #expect(server.requestLog.isEmpty)
+        }
+    }
+
+    @Test("pipelined requests are answered in order, each after the latency")
+    func pipelining() async throws {
+        let api = CountingAPI()
+        try await withServer(api: api, options: SimServerOptions(latency: .milliseconds(50))) { server, port in
+            let results = try await onThread { () -> [RawHTTPResult] in
+                let connection = try RawHTTPConnection(port: port)
+                let requests = ["/first", "/second", "/third"].map { "GET \($0) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" }
+                try connection.send(Data(requests.joined().utf8))
+                return try (0..<3).map { _ in try connection.readResponse() }
+            }
+            let paths = results.map { ($0.json as? [String: Any])?["path"] as? String }
+            #expect(paths == ["/first", "/second", "/third"])
+            #expect(server.requestLog.map(\.path) == ["/first", "/second", "/third"])
+            #expect(server.requestLog.allSatisfy { $0.total >= .milliseconds(50) && $0.delivered })
+        }
+    }
+
+    @Test("a client that half-closes after its request still gets the response")
+    func halfClose() async throws {
+        let api = CountingAPI()
+        try await withServer(api: api, options: SimServerOptions(latency: .milliseconds(20))) { _, port in
+            let (result, after) = try await onThread { () -> (RawHTTPResult, RawHTTPResult) in
+                let connection = try RawHTTPConnection(port: port)
+                try connection.send(Data("GET /half HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8))
+                connection.shutdownWrite()
+                return (try connection.readResponse(), try connection.readResponse())
+            }
+            #expect(result.status == 200)
+            #expect((result.json as? [String: Any])?["path"] as? String == "/half")
+            #expect(after == .closedWithoutResponse)
+            #expect(api.applied == 1)
+        }
+    }
+
     @Test("a taken port is a typed error naming the port")
     func portTaken() async throws {
         try await withServer(api: CountingAPI()) { _, port in
