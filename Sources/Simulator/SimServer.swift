@@ -477,6 +477,7 @@ final class SimServerCore: Sendable {
             let stats = statistics()
             return .json(200, [
                 "requests": stats.requests,
+                "connections": stats.connections,
                 "applied": stats.applied,
                 "rate_limited": stats.rateLimited,
                 "faults": Dictionary(uniqueKeysWithValues: stats.faults.map { ($0.key.rawValue, $0.value) }),
