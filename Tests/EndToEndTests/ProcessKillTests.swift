@@ -84,6 +84,19 @@ struct SimulatorProcessFixture {
         return SimulatorProcessFixture(directory: directory, simulator: simulator, v3URL: v3URL, apiKey: apiKey, configPath: configPath)
     }
 
+    /// API requests the v3 simulator has served so far (its `/_sim/stats`).
+    func v3RequestsServed() async throws -> Int {
+        let response = try await HTTPClient().send(HTTPRequest(url: v3URL + "/_sim/stats"))
+        return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["requests"] as? Int ?? 0
+    }
+
+    /// Waits until the v3 simulator has served `count` requests more than `before`, or `process` has ended.
+    func waitUntilV3Served(_ count: Int, after before: Int, by process: ChildProcess) async throws {
+        while process.process.isRunning, try await v3RequestsServed() - before < count {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
     func stop() {
         simulator.interrupt()
         _ = simulator.wait()
@@ -107,15 +120,23 @@ struct SimulatorProcessFixture {
         #expect(snapshotRun.wait() == 0)
 
         let runArguments = ["run", "--config", configPath, "--snapshot", snapshot, "--journal", journal, "--concurrency", "4"]
-        for delay in [250, 400, 550, 700] {
+        // Each run is killed once the simulator has served it a few more requests than the run before, so the
+        // kills land mid-run whatever the machine's speed; a run that finishes first ends the series.
+        for share in [15, 25, 35, 45] {
+            let before = try await fixture.v3RequestsServed()
             let run = try ChildProcess(runArguments)
-            try await Task.sleep(for: .milliseconds(delay))
+            try await fixture.waitUntilV3Served(share, after: before, by: run)
+            guard run.process.isRunning else {
+                #expect(run.wait() == 0)
+                break
+            }
             run.kill()
             let status = run.wait()
-        #expect(run.process.terminationReason == .uncaughtSignal || status == 0)
+            #expect(run.process.terminationReason == .uncaughtSignal || status == 0)
         }
         let final = try ChildProcess(runArguments)
         #expect(final.wait() == 0)
+        let http = HTTPClient()
         // The kills landed mid-run: runs that started, did some steps and never finished.
         let runs = try await JournalStore.openForReading(at: journal).runs()
         let killed = runs.filter { $0.finishedAt == nil }
@@ -123,7 +144,6 @@ struct SimulatorProcessFixture {
         #expect(killed.contains { $0.stepsDone > 0 })
 
         // Every application API key exactly once; every planned application, gateway and device present.
-        let http = HTTPClient()
         func get(_ path: String) async throws -> [String: Any] {
             let response = try await http.send(HTTPRequest(url: v3URL + "/api/v3" + path, headers: [("Authorization", "Bearer \(apiKey)")]))
             #expect(response.status == 200, "\(path): \(response.status)")
@@ -153,8 +173,9 @@ struct SimulatorProcessFixture {
         let snapshot = fixture.directory.file("v2.json")
         #expect(try ChildProcess(["snapshot", "--config", fixture.configPath, "--out", snapshot]).wait() == 0)
         let journal = fixture.directory.file("journal.sqlite")
+        let before = try await fixture.v3RequestsServed()
         let run = try ChildProcess(["run", "--config", fixture.configPath, "--snapshot", snapshot, "--journal", journal, "--concurrency", "2"])
-        try await Task.sleep(for: .milliseconds(900))
+        try await fixture.waitUntilV3Served(20, after: before, by: run)
         run.interrupt()
         #expect(run.wait() == 130)
         let errors = run.errorText()
