@@ -275,8 +275,8 @@ public final class V2Simulator: SimulatedAPI, Sendable {
         var wait = Duration.zero
         if options.handlerRateLimit {
             switch throttle(subject: subject, applicationID: applicationID) {
-            case .success(let slot): wait = slot
-            case .failure(let refusal): return refusal.response
+            case .wait(let slot): wait = slot
+            case .refused(let refusal): return refusal
             }
         }
         var response = answer(request, route: route, rights: rights, applicationID: applicationID, served: served)
@@ -344,7 +344,7 @@ public final class V2Simulator: SimulatedAPI, Sendable {
 
     /// The handler's per-client and per-application limits: the wait for a slot in both, up to the
     /// allowance each, else the refusal (429 in the handler's shape).
-    private func throttle(subject: String, applicationID: String) -> Result<Duration, HandlerRefusal> {
+    private func throttle(subject: String, applicationID: String) -> HandlerThrottle {
         var wait = Duration.zero
         for (key, message) in [
             ("client:\(subject)", "Rate limit for client \"\(subject)\" reached"),
@@ -361,15 +361,18 @@ public final class V2Simulator: SimulatedAPI, Sendable {
             case .allowed(let slotWait, _):
                 wait += slotWait
             case .limited:
-                return .failure(HandlerRefusal(response: Self.handlerError(.resourceExhausted, message)))
+                return .refused(Self.handlerError(.resourceExhausted, message))
             }
         }
-        return .success(wait)
+        return .wait(wait)
     }
 
-    /// A request the handler's rate limit refuses.
-    private struct HandlerRefusal: Error {
-        let response: SimResponse
+    /// What the handler's rate limit makes of a request.
+    private enum HandlerThrottle {
+        /// Admitted once this wait is over.
+        case wait(Duration)
+        /// Refused with this answer.
+        case refused(SimResponse)
     }
 
     // MARK: helpers

@@ -51,7 +51,6 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
     private let box: V3StateBox
     /// Sums the thread CPU spent applying requests (the benchmark's "v3 rules" figure); nil: not measured.
     let rulesCPUMeter: V3CPUMeter?
-    /// Admits one request at a time to the rules in `handle` (shared by the views, like the state).
     private let engine: V3Engine
     private let router: V3Router
     /// The components this view answers for.

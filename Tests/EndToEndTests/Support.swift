@@ -16,7 +16,9 @@ struct TemporaryDirectory {
 
     func write(_ name: String, _ text: String, mode: Int = 0o600) throws -> String {
         let target = file(name)
-        FileManager.default.createFile(atPath: target, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        guard FileManager.default.createFile(atPath: target, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: target])
+        }
         return target
     }
 
