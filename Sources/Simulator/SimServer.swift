@@ -27,13 +27,17 @@ public struct SimServerOptions: Sendable {
     public var faults: FaultSpec
     /// Keep a `SimRequestRecord` per request (`SimServer.requestLog`).
     public var recordsRequests: Bool
+    /// The most records the log keeps: past it the oldest quarter is forgotten (the counters of
+    /// `SimServer.statistics` keep counting), so a long-running simulator does not grow without bound.
+    public var requestLogLimit: Int
     /// Serve the control endpoints under `/_sim/` (statistics, request log, faults at run time), so a
     /// simulator in another process can be watched and steered.
     public var controlEndpoints: Bool
 
     public init(
         port: UInt16 = 0, latency: Duration = .zero, rateLimitPerMinute: Int? = nil, rateLimitBurst: Int? = nil,
-        faults: FaultSpec = .none, recordsRequests: Bool = true, controlEndpoints: Bool = true
+        faults: FaultSpec = .none, recordsRequests: Bool = true, requestLogLimit: Int = 1_000_000,
+        controlEndpoints: Bool = true
     ) {
         self.port = port
         self.latency = latency
@@ -41,6 +45,7 @@ public struct SimServerOptions: Sendable {
         self.rateLimitBurst = rateLimitBurst
         self.faults = faults
         self.recordsRequests = recordsRequests
+        self.requestLogLimit = max(1, requestLogLimit)
         self.controlEndpoints = controlEndpoints
     }
 }
@@ -330,11 +335,15 @@ final class SimServerCore: Sendable {
         }
 
         /// Adds the record, or replaces the one with its sequence number; a record whose entry was
-        /// cleared meanwhile is not added back.
-        mutating func record(_ record: SimRequestRecord, adding: Bool) {
+        /// cleared or forgotten meanwhile is not added back. A log at `limit` forgets its oldest quarter first.
+        mutating func record(_ record: SimRequestRecord, adding: Bool, limit: Int) {
             if let position = logPositions[record.sequence] {
                 log[position] = record
             } else if adding {
+                if log.count >= limit {
+                    log.removeFirst(max(1, limit / 4))
+                    logPositions = Dictionary(uniqueKeysWithValues: log.enumerated().map { ($0.element.sequence, $0.offset) })
+                }
                 logPositions[record.sequence] = log.count
                 log.append(record)
             }
@@ -390,7 +399,7 @@ final class SimServerCore: Sendable {
                 rateLimited: false, applied: false, status: nil, delivered: false, received: received,
                 finished: received, handling: .zero, total: .zero, inProgress: true
             )
-            if recordsRequests { state.record(record, adding: true) }
+            if recordsRequests { state.record(record, adding: true, limit: options.requestLogLimit) }
             return SimExchange(request: request, record: record, start: start)
         }
     }
@@ -434,7 +443,7 @@ final class SimServerCore: Sendable {
         exchange.record.applied = true
         if options.recordsRequests {
             let applied = exchange.record
-            state.withLock { $0.record(applied, adding: false) }
+            state.withLock { $0.record(applied, adding: false, limit: options.requestLogLimit) }
         }
         switch fault {
         case .dropAfter?:
@@ -462,7 +471,7 @@ final class SimServerCore: Sendable {
             if finished.applied { state.applied += 1 }
             if finished.rateLimited { state.rateLimited += 1 }
             state.handling += finished.handling
-            if recordsRequests { state.record(finished, adding: false) }
+            if recordsRequests { state.record(finished, adding: false, limit: options.requestLogLimit) }
         }
     }
 

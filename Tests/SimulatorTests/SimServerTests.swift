@@ -262,6 +262,25 @@ struct SimServerTests {
         }
     }
 
+    @Test("the request log keeps the newest records up to its limit; the counters keep counting")
+    func requestLogLimit() async throws {
+        let api = CountingAPI()
+        try await withServer(api: api, options: SimServerOptions(requestLogLimit: 8)) { server, port in
+            for index in 1...20 {
+                let result = try await rawRequest(port: port, "GET", "/r/\(index)")
+                #expect(result.status == 200)
+            }
+            let log = server.requestLog
+            #expect(log.count <= 8)
+            #expect(log.count >= 6)
+            #expect(log.map(\.sequence) == Array((21 - log.count)...20))
+            #expect(log.map(\.path) == log.map { "/r/\($0.sequence)" })
+            #expect(log.allSatisfy { !$0.inProgress && $0.delivered && $0.status == 200 })
+            #expect(server.statistics.requests == 20)
+            #expect(server.statistics.applied == 20)
+        }
+    }
+
     @Test("a malformed request is answered 400 and the connection closed; nothing reaches the API")
     func malformedRequest() async throws {
         let api = CountingAPI()
