@@ -19,6 +19,10 @@ extension TTNMigrate {
                 (this process), simulator CPU per request (the child, from its /_sim/stats), peak memory of both, and the \
                 latency each request really had in the simulator (its request log), checked against --latency-ms.
 
+                --simulator-only measures the v3 simulator alone, in this process: --concurrency connections each register \
+                their share of --devices (IS create, JS/NS/AS set, IS get), then the same load against the bare HTTP server; \
+                it prints requests/s beside the ideal, the latency the clients saw, and the simulator's CPU per request.
+
                 --write-snapshot FILE only writes the generated estate (e.g. to time `plan --snapshot FILE`).
                 Exit codes: 0 done, 1 some steps failed, 2 setup error, 130 interrupted.
                 """)
@@ -44,6 +48,9 @@ extension TTNMigrate {
         @Option(name: .customLong("write-snapshot"), help: "Only write the generated estate to this v2 snapshot file (0600) and stop.")
         var writeSnapshot: String?
 
+        @Flag(name: .customLong("simulator-only"), help: "Measure the v3 simulator alone under a device-registration load (no migration).")
+        var simulatorOnly = false
+
         @Option(name: .customLong("simulator-executable"), help: "The ttn-migrate binary that runs the simulator (default: this program).")
         var simulatorExecutable: String?
 
@@ -54,9 +61,16 @@ extension TTNMigrate {
             if apps + gateways + devices == 0 { throw ValidationError("nothing to migrate: give --apps, --gateways or --devices above 0") }
             if !(0...60_000).contains(latencyMilliseconds) { throw ValidationError("--latency-ms must be between 0 and 60000") }
             if !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 256") }
+            if simulatorOnly {
+                if writeSnapshot != nil { throw ValidationError("--simulator-only generates no estate: drop --write-snapshot") }
+                if devices < concurrency {
+                    throw ValidationError("--simulator-only needs at least one device per connection: --devices \(devices) is below --concurrency \(concurrency)")
+                }
+            }
         }
 
         func run() async throws {
+            if simulatorOnly { return try await measureSimulatorAlone() }
             let console = Console.current
             let snapshot = SyntheticEstate.snapshot(applications: apps, gateways: gateways, devices: devices)
             let counts = (

@@ -92,7 +92,39 @@ import V2Model
         #expect(result.err.contains("is not ttn-migrate; pass --simulator-executable PATH"))
     }
 
+    @Test func simulatorOnlyMeasuresTheV3SimulatorInThisProcess() async throws {
+        let result = await runCLI(["bench", "--simulator-only", "--concurrency", "4", "--devices", "9", "--latency-ms", "2", "--json"])
+        #expect(result.code == 0, "\(result.err)")
+        let object = try #require(try jsonObject(result.out) as? [String: Any])
+        let expectedKeys: Set<String> = [
+            "latency_ms", "concurrency", "requests", "failed_requests", "wall_seconds", "requests_per_second",
+            "ideal_requests_per_second", "ratio_to_ideal", "latency_median_ms", "latency_p90_ms", "latency_p99_ms",
+            "latency_max_ms", "simulator_cpu_us_per_request", "rules_cpu_us_per_request", "server_alone_cpu_us_per_request",
+            "load_generator_cpu_us_per_request", "peak_rss_mb",
+        ]
+        #expect(Set(object.keys) == expectedKeys)
+        // 4 connections × 2 devices each (9 ÷ 4, rounded down) × 5 requests, every one accepted by the v3 rules.
+        #expect(object["requests"] as? Int == 40)
+        #expect(object["failed_requests"] as? Int == 0)
+        // 4 in flight ÷ 2 ms.
+        #expect(object["ideal_requests_per_second"] as? Double == 2000)
+        #expect((object["latency_median_ms"] as? Double ?? 0) >= 2)
+        #expect((object["rules_cpu_us_per_request"] as? Double ?? 0) > 0)
+        #expect((object["peak_rss_mb"] as? Double ?? 0) > 0)
+
+        let text = await runCLI(["bench", "--simulator-only", "--concurrency", "2", "--devices", "2", "--latency-ms", "1"])
+        #expect(text.code == 0, "\(text.err)")
+        #expect(text.out.contains("requests       10 (0 failed)"))
+        #expect(text.out.contains("ideal 2000 (2 in flight ÷ 1 ms)"))
+    }
+
     @Test func badNumbersAreUsageErrors() async throws {
+        let fewDevices = await runCLI(["bench", "--simulator-only", "--concurrency", "8", "--devices", "3"])
+        #expect(fewDevices.code == 2)
+        #expect(fewDevices.err.contains("--devices 3 is below --concurrency 8"))
+        let snapshotToo = await runCLI(["bench", "--simulator-only", "--write-snapshot", "x.json"])
+        #expect(snapshotToo.code == 2)
+        #expect(snapshotToo.err.contains("drop --write-snapshot"))
         let zero = await runCLI(["bench", "--concurrency", "0"])
         #expect(zero.code == 2)
         #expect(zero.err.contains("--concurrency must be between 1 and 256"))
