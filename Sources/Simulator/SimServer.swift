@@ -159,7 +159,7 @@ public final class SimServer: Sendable {
 
     /// Event-loop threads per server. Two keep the median latency at 64 requests in flight within 1 % of
     /// the configured 20 ms (one lets a burst of responses due together queue up: +4–8 %); the API's rules
-    /// run one request at a time anyway (`V3BenchmarkTests`).
+    /// run one request at a time anyway (`ttn-migrate bench --simulator-only`).
     static let eventLoops = 2
 
     /// Requests with a larger body are answered 413 and the connection closed.
