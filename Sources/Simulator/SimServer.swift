@@ -577,6 +577,10 @@ final class SimHTTPHandler: ChannelInboundHandler {
             head = requestHead
             body.clear()
             bodyTooLarge = false
+            // A client that waits for leave to send its body gets it, as from Go's net/http (The Things Stack).
+            if requestHead.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
+                context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: requestHead.version, status: .continue))), promise: nil)
+            }
         case .body(var part):
             if body.readableBytes + part.readableBytes > SimServer.maxBodyBytes {
                 bodyTooLarge = true

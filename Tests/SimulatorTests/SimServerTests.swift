@@ -281,6 +281,24 @@ struct SimServerTests {
         }
     }
 
+    @Test("a client sending Expect: 100-continue is told to go on, then answered")
+    func expectContinue() async throws {
+        let api = CountingAPI()
+        try await withServer(api: api) { _, port in
+            let (interim, final) = try await onThread { () -> (RawHTTPResult, RawHTTPResult) in
+                let connection = try RawHTTPConnection(port: port)
+                try connection.send(Data("PUT /slow-client HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n".utf8))
+                let interim = try connection.readResponse()
+                try connection.send(Data("hello".utf8))
+                return (interim, try connection.readResponse())
+            }
+            #expect(interim.status == 100)
+            #expect(final.status == 200)
+            #expect((final.json as? [String: Any])?["body"] as? String == "hello")
+            #expect(api.applied == 1)
+        }
+    }
+
     @Test("a malformed request is answered 400 and the connection closed; nothing reaches the API")
     func malformedRequest() async throws {
         let api = CountingAPI()
