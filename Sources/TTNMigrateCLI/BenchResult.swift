@@ -111,11 +111,12 @@ struct BenchResult: Equatable {
             "  latency        median \(ms(latencyPercentile(0.5))), p90 \(ms(latencyPercentile(0.9))), min \(ms(latencies.first)) per request in the simulator; \(latency)",
         ]
     }
+}
 
-    private func rounded(_ value: Double, _ digits: Int) -> Double {
-        let scale = pow(10, Double(digits))
-        return (value * scale).rounded() / scale
-    }
+/// `value` rounded to `digits` decimal places, for the benchmarks' JSON.
+func rounded(_ value: Double, _ digits: Int) -> Double {
+    let scale = pow(10, Double(digits))
+    return (value * scale).rounded() / scale
 }
 
 /// CPU time and peak memory of this process (`getrusage(RUSAGE_SELF)`).

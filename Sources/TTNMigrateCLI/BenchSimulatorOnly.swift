@@ -73,10 +73,6 @@ struct SimulatorBenchReport {
 
     /// One JSON object (`--json`), keys sorted.
     func json() throws -> String {
-        func rounded(_ value: Double, _ digits: Int) -> Double {
-            let scale = pow(10, Double(digits))
-            return (value * scale).rounded() / scale
-        }
         let object: [String: Any] = [
             "latency_ms": latencyMilliseconds, "concurrency": concurrency,
             "requests": measured.requests, "failed_requests": measured.failures,
