@@ -40,6 +40,33 @@ final class ChildProcess: @unchecked Sendable {
 
     func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
 
+    /// Sends `signal` once the process has printed `count` lines containing `marker` on stdout; false when the
+    /// process ended first. Reads on a thread of its own, so a busy test process cannot delay the signal past
+    /// the moment it was meant for.
+    func signal(_ signal: Int32, afterLines count: Int, containing marker: String) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let reader = Thread { [self] in
+                var seen = 0
+                var pending = Data()
+                while seen < count {
+                    let chunk = output.fileHandleForReading.availableData
+                    if chunk.isEmpty {
+                        continuation.resume(returning: false)
+                        return
+                    }
+                    pending.append(chunk)
+                    while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                        if String(decoding: pending[pending.startIndex..<newline], as: UTF8.self).contains(marker) { seen += 1 }
+                        pending.removeSubrange(pending.startIndex...newline)
+                    }
+                }
+                Foundation.kill(process.processIdentifier, signal)
+                continuation.resume(returning: true)
+            }
+            reader.start()
+        }
+    }
+
     /// Everything written to stderr (after the process ended).
     func errorText() -> String { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
 
@@ -84,19 +111,6 @@ struct SimulatorProcessFixture {
         return SimulatorProcessFixture(directory: directory, simulator: simulator, v3URL: v3URL, apiKey: apiKey, configPath: configPath)
     }
 
-    /// API requests the v3 simulator has served so far (its `/_sim/stats`).
-    func v3RequestsServed() async throws -> Int {
-        let response = try await HTTPClient().send(HTTPRequest(url: v3URL + "/_sim/stats"))
-        return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any])?["requests"] as? Int ?? 0
-    }
-
-    /// Waits until the v3 simulator has served `count` requests more than `before`, or `process` has ended.
-    func waitUntilV3Served(_ count: Int, after before: Int, by process: ChildProcess) async throws {
-        while process.process.isRunning, try await v3RequestsServed() - before < count {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-    }
-
     func stop() {
         simulator.interrupt()
         _ = simulator.wait()
@@ -120,17 +134,15 @@ struct SimulatorProcessFixture {
         #expect(snapshotRun.wait() == 0)
 
         let runArguments = ["run", "--config", configPath, "--snapshot", snapshot, "--journal", journal, "--concurrency", "4"]
-        // Each run is killed once the simulator has served it a few more requests than the run before, so the
-        // kills land mid-run whatever the machine's speed; a run that finishes first ends the series.
-        for share in [15, 25, 35, 45] {
-            let before = try await fixture.v3RequestsServed()
+        // Each run is killed once it has reported some steps done (98 in all), so the kills land mid-run whatever
+        // the machine's speed; a run that finishes first (a step done but not yet journaled at a kill is found
+        // present the next time, not done again) ends the series.
+        for steps in [10, 20, 25, 35] {
             let run = try ChildProcess(runArguments)
-            try await fixture.waitUntilV3Served(share, after: before, by: run)
-            guard run.process.isRunning else {
+            guard await run.signal(SIGKILL, afterLines: steps, containing: "] done ") else {
                 #expect(run.wait() == 0)
                 break
             }
-            run.kill()
             let status = run.wait()
             #expect(run.process.terminationReason == .uncaughtSignal || status == 0)
         }
@@ -173,10 +185,8 @@ struct SimulatorProcessFixture {
         let snapshot = fixture.directory.file("v2.json")
         #expect(try ChildProcess(["snapshot", "--config", fixture.configPath, "--out", snapshot]).wait() == 0)
         let journal = fixture.directory.file("journal.sqlite")
-        let before = try await fixture.v3RequestsServed()
         let run = try ChildProcess(["run", "--config", fixture.configPath, "--snapshot", snapshot, "--journal", journal, "--concurrency", "2"])
-        try await fixture.waitUntilV3Served(20, after: before, by: run)
-        run.interrupt()
+        #expect(await run.signal(SIGINT, afterLines: 10, containing: "] done "))
         #expect(run.wait() == 130)
         let errors = run.errorText()
         #expect(errors.contains("interrupted; resume with: ttn-migrate run --config \(fixture.configPath) --journal \(journal) --concurrency 2"))
