@@ -577,7 +577,7 @@ final class SimHTTPHandler: ChannelInboundHandler {
             head = requestHead
             body.clear()
             bodyTooLarge = false
-            // A client that waits for leave to send its body gets it, as from Go's net/http (The Things Stack).
+            // A client that asks before sending its body is told to go on, as Go's net/http (The Things Stack) does.
             if requestHead.headers[canonicalForm: "expect"].contains(where: { $0.lowercased() == "100-continue" }) {
                 context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: requestHead.version, status: .continue))), promise: nil)
             }
