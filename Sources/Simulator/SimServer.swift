@@ -531,7 +531,8 @@ final class SimServerCore: Sendable {
         }
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
+    /// Seconds of a duration, as the control endpoints and the benchmark report them.
+    static func seconds(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components
         return Double(seconds) + Double(attoseconds) / 1e18
     }

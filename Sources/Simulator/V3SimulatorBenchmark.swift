@@ -56,8 +56,8 @@ public enum V3SimulatorBenchmark {
         public var clientCPUPerRequest: Duration
 
         public var description: String {
-            func ms(_ duration: Duration) -> String { String(format: "%.2f ms", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1e3) }
-            func us(_ duration: Duration) -> String { String(format: "%.0f µs", Double(duration.components.attoseconds) / 1e12 + Double(duration.components.seconds) * 1e6) }
+            func ms(_ duration: Duration) -> String { String(format: "%.2f ms", SimServerCore.seconds(duration) * 1e3) }
+            func us(_ duration: Duration) -> String { String(format: "%.0f µs", SimServerCore.seconds(duration) * 1e6) }
             return "\(requests) requests (\(failures) failed) in \(ms(wallTime)): \(String(format: "%.0f", requestsPerSecond)) req/s "
                 + "(ideal \(String(format: "%.0f", idealRequestsPerSecond))); latency median \(ms(latencyMedian)), p90 \(ms(latencyP90)), "
                 + "p99 \(ms(latencyP99)), max \(ms(latencyMax)); simulator CPU \(us(simulatorCPUPerRequest))/request "
@@ -113,8 +113,8 @@ public enum V3SimulatorBenchmark {
         func percentile(_ fraction: Double) -> Duration {
             latencies.isEmpty ? .zero : latencies[min(latencies.count - 1, Int(Double(latencies.count) * fraction))]
         }
-        let seconds = Double(wall.components.seconds) + Double(wall.components.attoseconds) / 1e18
-        let latencySeconds = Double(options.latency.components.seconds) + Double(options.latency.components.attoseconds) / 1e18
+        let seconds = SimServerCore.seconds(wall)
+        let latencySeconds = SimServerCore.seconds(options.latency)
         let count = max(requests, 1)
         return Result(
             requests: requests, failures: failures, wallTime: wall,

@@ -42,9 +42,7 @@ struct SimulatorBenchReport {
     /// This process: the simulator and the load generator together.
     var peakResidentBytes: Int
 
-    private static func milliseconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) * 1e3 + Double(duration.components.attoseconds) / 1e15
-    }
+    private static func milliseconds(_ duration: Duration) -> Double { seconds(duration) * 1e3 }
 
     private static func microseconds(_ duration: Duration) -> Double { milliseconds(duration) * 1e3 }
 

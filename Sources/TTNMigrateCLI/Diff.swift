@@ -113,7 +113,7 @@ extension TTNMigrate {
 
             let diff = DiffComparison.compare(intended: intended, observed: observed)
             let rendered = DiffRenderer.render(diff, format: format.rendererFormat)
-            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            let elapsedSeconds = seconds(elapsed)
             if let out {
                 try SecureFile.writeAtomically(Data(rendered.utf8), to: out)
                 console.err("wrote the diff to \(out): \(diff.summary.line)")
@@ -122,7 +122,7 @@ extension TTNMigrate {
                 if text.unicodeScalars.last == "\n" { text.unicodeScalars.removeLast() }
                 console.out(text)
             }
-            console.err("read v3 with \(requests) requests in \(String(format: "%.1f", seconds)) s")
+            console.err("read v3 with \(requests) requests in \(String(format: "%.1f", elapsedSeconds)) s")
             if diff.hasDifferences { throw ExitCode(1) }
         }
     }

@@ -326,7 +326,7 @@ enum RollbackText {
             console.err("not attempted: \(id): \(reason)")
         }
         for line in notUndone(rollback, journal: journal) { console.err(line) }
-        let seconds = Double(summary.elapsed.components.seconds) + Double(summary.elapsed.components.attoseconds) / 1e18
+        let elapsed = seconds(summary.elapsed)
         if rollback.steps.isEmpty {
             var line = "rollback: nothing to roll back"
             if !rollback.alreadyRolledBack.isEmpty { line += " (\(plural(rollback.alreadyRolledBack.count, "step")) already rolled back)" }
@@ -334,7 +334,7 @@ enum RollbackText {
         } else {
             console.err(
                 "rollback: \(summary.deleted.count) deleted, \(summary.alreadyGone.count) already gone, \(summary.failed.count) failed, "
-                    + "\(summary.blocked.count) not attempted; \(summary.requests) requests in \(String(format: "%.1f", seconds)) s. Journal: \(journal)")
+                    + "\(summary.blocked.count) not attempted; \(summary.requests) requests in \(String(format: "%.1f", elapsed)) s. Journal: \(journal)")
         }
         if summary.interrupted {
             console.err("interrupted; continue with: \(command)")

@@ -85,11 +85,11 @@ extension TTNMigrate {
             for skip in outcome.skipped {
                 console.err("skipped: \(skip.stepID): \(skip.reason)")
             }
-            let seconds = Double(summary.elapsed.components.seconds) + Double(summary.elapsed.components.attoseconds) / 1e18
+            let elapsed = seconds(summary.elapsed)
             console.err(
                 "\(outcome.resumed ? "resumed" : "run"): \(summary.done) done, \(summary.alreadyDone) already in v3, \(summary.failed.count) failed, "
                     + "\(summary.blocked.count) waiting on a failed or skipped step, \(outcome.skipped.count) skipped; "
-                    + "\(summary.requests) requests in \(String(format: "%.1f", seconds)) s. Journal: \(journal)")
+                    + "\(summary.requests) requests in \(String(format: "%.1f", elapsed)) s. Journal: \(journal)")
             if outcome.interrupted {
                 console.err("interrupted; resume with: \(resume)")
                 throw ExitCode(130)

@@ -61,9 +61,7 @@ final class RunProgress: @unchecked Sendable {
         let width = 30
         let fraction = progress.total == 0 ? 1 : Double(progress.done) / Double(progress.total)
         let filled = Int(fraction * Double(width))
-        let elapsed = (ContinuousClock.now - started).components
-        let seconds = max(Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, 0.001)
-        let rate = Double(progress.done) / seconds
+        let rate = Double(progress.done) / max(seconds(ContinuousClock.now - started), 0.001)
         let remaining = rate > 0 ? Int(Double(progress.total - progress.done) / rate) : 0
         return "[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] "
             + "\(progress.done)/\(progress.total) · \(String(format: "%.1f", rate)) steps/s · ETA \(remaining)s · \(progress.failed) failed"
