@@ -12,6 +12,8 @@ names = {
     "v3-id-blocklist.json": "idBlocklist",
     "v3-rights.json": "rights",
     "v3-frequency-plans.json": "frequencyPlans",
+    "lorawan-frequency-plan-channels.json": "frequencyPlanChannels",
+    "lorawan-bands.json": "bands",
     "v3-fieldmasks.json": "fieldMasks",
     "v3-fieldmasks-zero.json": "fieldMasksZero",
     "lorawan-stack-sdk-js-api-definition.json": "apiDefinition",

@@ -49,11 +49,16 @@ public enum DeviceMapping {
         public var joinServerAddress: String?
         public var networkServerAddress: String?
         public var applicationServerAddress: String?
+        /// The plan's PHY version and MAC parameters, shared by every device of the application (computed
+        /// once by the caller; derived from `frequencyPlanID` when nil).
+        public var radio: DeviceRadioProfile?
 
         public init(
             v2ApplicationID: String, v3ApplicationID: String, deviceID: AssignedID, frequencyPlanID: String, withSession: Bool,
-            joinServerAddress: String? = nil, networkServerAddress: String? = nil, applicationServerAddress: String? = nil
+            joinServerAddress: String? = nil, networkServerAddress: String? = nil, applicationServerAddress: String? = nil,
+            radio: DeviceRadioProfile? = nil
         ) {
+            self.radio = radio
             self.v2ApplicationID = v2ApplicationID
             self.v3ApplicationID = v3ApplicationID
             self.deviceID = deviceID
@@ -152,7 +157,8 @@ public enum DeviceMapping {
                 rootKeys: V3RootKeys(appKey: V3KeyEnvelope(key: V3AESKey(validatedHex: appKey.hex))))
         }
 
-        // NS: plan, MAC 1.0.2 / PHY 1.0.2 rev B, activation, MAC settings, session (FNwkSIntKey = NwkSKey).
+        // NS: plan, MAC 1.0.2 / PHY 1.0.2 rev B (or the band's closest), activation, MAC settings, session
+        // (FNwkSIntKey = NwkSKey) and, for OTAA sessions, the MAC state.
         let carriesSession = activation.carriesSession
         var nsSession: V3NSSession?
         var asSession: V3ASSession?
@@ -168,13 +174,15 @@ public enum DeviceMapping {
                 keys: V3ASSession.Keys(appSKey: V3KeyEnvelope(key: V3AESKey(validatedHex: appSKey.hex)), sessionKeyID: sessionKeyID),
                 lastAFCntDown: lorawan.fCntDown ?? 0)
         }
+        let radio = context.radio ?? BandRules.profile(planID: context.frequencyPlanID)
         let networkServer = V3NSEndDevice(
-            ids: ids, frequencyPlanID: context.frequencyPlanID, lorawanVersion: .v1_0_2, lorawanPHYVersion: .v1_0_2RevB,
+            ids: ids, frequencyPlanID: context.frequencyPlanID, lorawanVersion: .v1_0_2, lorawanPHYVersion: radio.phyVersion,
             supportsJoin: isOTAA,
-            macSettings: V3MACSettings(
-                resetsFCnt: lorawan.disableFCntCheck ?? false, supports32BitFCnt: lorawan.uses32BitFCnt ?? false,
-                rx1Delay: carriesSession ? 1 : nil),
-            session: nsSession)
+            macSettings: macSettings(lorawan, activation: activation, radio: radio),
+            session: nsSession,
+            macState: activation == .otaaWithSession ? radio.parameters.map {
+                V3MACState(currentParameters: $0, desiredParameters: $0, deviceClass: "CLASS_A", lorawanVersion: .v1_0_2)
+            } : nil)
 
         // AS: EUIs, and the AppSKey session where the NS got one.
         let applicationServer = V3ASEndDevice(ids: ids, session: asSession, skipPayloadCrypto: asSession == nil ? nil : false)
@@ -183,6 +191,29 @@ public enum DeviceMapping {
             v2ApplicationID: context.v2ApplicationID, v2DeviceID: device.devId, activation: activation,
             identityServer: identityServer, joinServer: joinServer, networkServer: networkServer,
             applicationServer: applicationServer))
+    }
+
+    /// The NS MAC settings of a device (`reference/v2-and-peers.md` §C, issue 11):
+    /// - frame-counter settings from v2, set explicitly;
+    /// - DevStatusReq off (`status_time_periodicity` 0 s, `status_count_periodicity` 0), as the peer does: v2
+    ///   never sent DevStatusReq, and v3's default (every 200 uplinks or 24 h) would add downlinks, airtime
+    ///   and duty cycle to every migrated device (README "Devices");
+    /// - ABP only: RX1 delay 1 s, the plan's RX2 and uplink channels as factory presets, which the device was
+    ///   configured with and keeps after a reset. An OTAA session carries these in its MAC state instead, so a
+    ///   later join uses v3's defaults (DESIGN.md §4).
+    static func macSettings(_ lorawan: V2LoRaWANDevice, activation: DeviceActivation, radio: DeviceRadioProfile) -> V3MACSettings {
+        var settings = V3MACSettings(
+            resetsFCnt: lorawan.disableFCntCheck ?? false, supports32BitFCnt: lorawan.uses32BitFCnt ?? false,
+            statusTimePeriodicity: "0s", statusCountPeriodicity: 0)
+        if activation == .abp {
+            settings.rx1Delay = BandRules.v2RX1Delay
+            if let parameters = radio.parameters {
+                settings.rx2DataRateIndex = parameters.rx2DataRateIndex
+                settings.rx2Frequency = parameters.rx2Frequency
+                settings.factoryPresetFrequencies = parameters.enabledUplinkFrequencies
+            }
+        }
+        return settings
     }
 
     /// A session key ID for a carried OTAA session: 16 bytes derived from the device's DevEUI, DevAddr and

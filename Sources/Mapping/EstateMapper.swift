@@ -226,6 +226,7 @@ public enum EstateMapper {
             return []
         }
         let deviceIDs = IDMapping.assign(sorted.map(\.devId))
+        let radio = BandRules.profile(planID: plan)
         var result: [MappedDevice] = []
         result.reserveCapacity(sorted.count)
         for device in sorted {
@@ -233,7 +234,8 @@ public enum EstateMapper {
             let context = DeviceMapping.Context(
                 v2ApplicationID: v2ApplicationID, v3ApplicationID: v3ApplicationID, deviceID: id, frequencyPlanID: plan,
                 withSession: options.withSession, joinServerAddress: options.joinServerAddress,
-                networkServerAddress: options.networkServerAddress, applicationServerAddress: options.applicationServerAddress)
+                networkServerAddress: options.networkServerAddress, applicationServerAddress: options.applicationServerAddress,
+                radio: radio)
             let v2Path = "\(v2ApplicationID)/\(device.devId)"
             let v3Path = "\(v3ApplicationID)/\(id.id)"
             switch DeviceMapping.map(device, context: context, warnings: &warnings) {
@@ -248,6 +250,11 @@ public enum EstateMapper {
             case .skipped(let reason, let code):
                 skipped.append(SkippedEntity(EntityRef(kind: .device, v2ID: v2Path, v3ID: v3Path), reason: reason, warning: code))
             }
+        }
+        if !result.isEmpty {
+            warnings += BandRules.warnings(
+                planID: plan, application: EntityRef(kind: .application, v2ID: v2ApplicationID, v3ID: v3ApplicationID),
+                carriesSessions: result.contains { $0.activation.carriesSession })
         }
         return result
     }

@@ -103,11 +103,17 @@ public enum WarningCode: String, Codable, Hashable, Sendable, CaseIterable {
     case deviceEUIPairDuplicate = "device-eui-pair-duplicate"
     /// No device frequency plan is configured for the application: its devices are skipped.
     case deviceNoFrequencyPlan = "device-no-frequency-plan"
+    /// The plan's band has no LoRaWAN 1.0.2 rev B regional parameters in v3: the closest version it has is used.
+    case devicePHYVersionAdjusted = "device-phy-version-adjusted"
+    /// Carried sessions on a plan whose RX2 is not TTN's SF9 (`EU_863_870` instead of `EU_863_870_TTN`).
+    case deviceRX2NotTTN = "device-rx2-not-ttn"
+    /// The band's MAC parameters are not in the embedded table: carried sessions get the NS's band defaults.
+    case deviceMACStateNotDerived = "device-mac-state-not-derived"
     /// A v2 converter or validator function has no v3 twin: review it.
     case payloadFunctionReview = "payload-function-review"
     /// A v2 payload format other than `custom` or `cayennelpp`: no formatter is set.
     case payloadFormatUnknown = "payload-format-unknown"
-    /// A payload function is larger than v3 accepts (16 KB): that formatter is not set.
+    /// A payload function is larger than v3 accepts (40,960 bytes): that formatter is not set.
     case payloadFormatterTooLarge = "payload-formatter-too-large"
     /// More than 10 attributes: the rest are dropped.
     case attributesDropped = "attributes-dropped"

@@ -7,7 +7,7 @@ import V3Model
 /// `custom` (or absent): the decoder verbatim as `FORMATTER_JAVASCRIPT` up, the encoder as
 /// `FORMATTER_JAVASCRIPT` down (v3 runs v2's `Decoder`/`Encoder` functions); no decoder, no up
 /// formatter. `cayennelpp`: `FORMATTER_CAYENNELPP` both ways. A converter or validator has no v3 twin:
-/// warning to review. A function over 16 KB is not set (warning). Nil link when nothing is set.
+/// warning to review. A function over 40,960 characters is not set (warning). Nil link when nothing is set.
 public enum PayloadFormatMapping {
     public static func link(
         _ handler: V2HandlerApplication, v2ApplicationID: String, v3ApplicationID: String, warnings: inout [MappingWarning]
@@ -56,11 +56,12 @@ public enum PayloadFormatMapping {
     }
 
     private static func fits(_ source: String, function: String, entity: EntityRef, warnings: inout [MappingWarning]) -> Bool {
-        let size = source.utf8.count
-        guard size > V3PayloadFormatter.maxParameterBytes else { return true }
+        // protoc-gen-validate's max_len counts characters (code points), not bytes.
+        let size = source.unicodeScalars.count
+        guard size > V3PayloadFormatter.maxParameterLength else { return true }
         warnings.append(MappingWarning(
             .payloadFormatterTooLarge, entity,
-            "the v2 \(function) of application \"\(entity.v2ID)\" is \(size) bytes; v3 accepts at most \(V3PayloadFormatter.maxParameterBytes). It is not migrated: shorten it and set it in v3 by hand"))
+            "the v2 \(function) of application \"\(entity.v2ID)\" is \(size) characters; v3 accepts at most \(V3PayloadFormatter.maxParameterLength). It is not migrated: shorten it and set it in v3 by hand"))
         return false
     }
 }

@@ -300,9 +300,22 @@ extension V3Engine {
             throw V3Failure.fieldValue(ns, field: "supports_join", cause: V3Failure.fieldIsZero("supports_join"))
         }
 
-        if sets("frequency_plan_id") || sets("lorawan_phy_version") {
+        // FrequencyPlanAndBand (pkg/networkserver/internal/utils.go): the plan must exist and its band must have
+        // the PHY version; then the PHY-dependent fields are checked against the band.
+        var band: V3SimBand?
+        var planChannels: V3SimPlanChannels?
+        let phyDependent = mask.contains { $0.hasPrefix("mac_settings.") || $0.hasPrefix("mac_state") || $0 == "frequency_plan_id" || $0 == "lorawan_phy_version" }
+        if phyDependent || (sets("session") && stored == nil) {
             let planID = value("frequency_plan_id")?.stringValue ?? ""
-            if tables.frequencyPlans[planID] == nil { throw V3Failure.frequencyPlanNotFound(planID) }
+            guard let plan = tables.frequencyPlans[planID] else { throw V3Failure.frequencyPlanNotFound(planID) }
+            let phyValue = value("lorawan_phy_version") ?? .string("PHY_UNKNOWN")
+            let phyNumber = V3EnumType.phyVersion.number(of: phyValue) ?? 0
+            guard let planBand = tables.bands[plan.bandID], planBand.phyVersions.contains(phyNumber) else {
+                throw V3NetworkServerMAC.noBandVersion(version: phyValue.stringValue ?? "\(phyNumber)", bandID: plan.bandID)
+            }
+            try V3NetworkServerMAC.validate(effective, mask: mask, band: planBand)
+            band = planBand
+            planChannels = tables.planChannels[planID]
         }
 
         let macVersion = value("lorawan_version")?.stringValue ?? "MAC_UNKNOWN"
@@ -343,6 +356,12 @@ extension V3Engine {
             updated.set(path: "session.keys.nwk_s_enc_key.key", to: fNwkSIntKey)
         }
         if sets("session.dev_addr") { updated.set(path: "ids.dev_addr", to: updated[path: "session.dev_addr"]) }
+        // A session without a stored or given MAC state gets NewState's: current parameters from the band's
+        // defaults (pkg/networkserver/grpc_deviceregistry.go Set, mac.NewState).
+        if updated[path: "session"] != nil, updated[path: "mac_state"] == nil, !mask.contains(where: { $0.hasPrefix("mac_state") }),
+           let band, let planChannels, let state = V3NetworkServerMAC.newState(updated, band: band, plan: planChannels) {
+            updated.set(path: "mac_state", to: state)
+        }
         if updated[path: "session"] != nil, updated[path: "session.started_at"] == nil {
             updated.set(path: "session.started_at", to: timestamp())
         }
@@ -410,7 +429,8 @@ extension V3Engine {
         try checkAllowed(mask, rpc: rpc)
         try checkCoverage(link, schema: schemas.link, mask: mask, ownedBy: rpc, exempt: { _ in false })
         for field in ["up_formatter_parameter", "down_formatter_parameter"] {
-            try V3Validate.maxRunes(link[path: "default_formatters.\(field)"], 16384, path: ["link", "default_formatters", field])
+            // messages.proto MessagePayloadFormatters: max_len = 40960 (characters).
+            try V3Validate.maxRunes(link[path: "default_formatters.\(field)"], 40960, path: ["link", "default_formatters", field])
         }
         try V3Validate.hostAddress(link[path: "network_server_address"], path: ["link", "network_server_address"])
         let key = try authenticate(call, state)

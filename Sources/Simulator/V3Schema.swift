@@ -78,6 +78,8 @@ struct V3EnumType: Sendable {
 
     static let powerState = V3EnumType("PowerState", names: [("POWER_UNKNOWN", 0), ("POWER_BATTERY", 1), ("POWER_EXTERNAL", 2)])
 
+    static let deviceClass = V3EnumType("Class", names: [("CLASS_A", 0), ("CLASS_B", 1), ("CLASS_C", 2)])
+
     static let rxDelay = V3EnumType("RxDelay", names: (0...15).map { ("RX_DELAY_\($0)", $0) }, writesNumbers: true)
     static let dataRateIndex = V3EnumType("DataRateIndex", names: (0...15).map { ("DATA_RATE_\($0)", $0) }, writesNumbers: true)
     static let dataRateOffset = V3EnumType("DataRateOffset", names: (0...7).map { ("DATA_RATE_OFFSET_\($0)", $0) }, writesNumbers: true)
@@ -98,6 +100,14 @@ enum V3FieldType: Sendable {
     case antennas
     /// `map<string,string>`.
     case stringMap
+    /// uint64 (frequencies): a JSON number or decimal string, written as a decimal string (proto3 JSON).
+    case unsigned64
+    /// `repeated uint64`.
+    case unsignedList
+    /// `google.protobuf.Duration` as JSON: a decimal number of seconds with an `s` suffix (`"0s"`, `"1.5s"`).
+    case duration
+    /// `repeated MACParameters.Channel`: frequencies unsigned, data-rate indexes `DataRateIndex`.
+    case macChannels
 }
 
 /// The fields of one message (end device, application, gateway, link, API key), derived from the field-mask
@@ -232,6 +242,40 @@ struct V3MessageSchema: Sendable {
         case .stringList:
             guard case .array(let items) = value, items.allSatisfy({ $0.stringValue != nil }) else { throw bad("a list of strings") }
             return value
+        case .unsigned64:
+            switch value {
+            case .number(let number) where number >= 0 && number == number.rounded() && number < 1.8e19:
+                return .string(String(UInt64(number)))
+            case .string(let text):
+                guard let number = UInt64(text) else { throw bad("an unsigned integer") }
+                return .string(String(number))
+            default:
+                throw bad("an unsigned integer")
+            }
+        case .unsignedList:
+            guard case .array(let items) = value else { throw bad("a list of unsigned integers") }
+            return .array(try items.map { item throws(V3Failure) in try normalize(item, as: .unsigned64, at: path) })
+        case .duration:
+            guard case .string(let text) = value, text.hasSuffix("s"), Double(text.dropLast()) != nil else {
+                throw bad("a duration such as \"0s\"")
+            }
+            return value
+        case .macChannels:
+            guard case .array(let items) = value else { throw bad("a list of channels") }
+            let fields: [String: V3FieldType] = [
+                "uplink_frequency": .unsigned64, "downlink_frequency": .unsigned64, "enable_uplink": .bool,
+                "min_data_rate_index": .enumeration(.dataRateIndex), "max_data_rate_index": .enumeration(.dataRateIndex),
+            ]
+            return .array(try items.map { item throws(V3Failure) in
+                guard case .object(let channel) = item else { throw bad("a list of channel objects") }
+                var result: [String: V3JSON] = [:]
+                for (key, field) in channel {
+                    let name = fields[key] != nil ? key : snakeCase(key)
+                    guard let type = fields[name] else { continue }
+                    result[name] = try normalize(field, as: type, at: "\(path).\(name)")
+                }
+                return .object(result)
+            })
         case .stringMap:
             guard case .object(let fields) = value, fields.values.allSatisfy({ $0.stringValue != nil }) else {
                 throw bad("an object of string values")
@@ -442,14 +486,26 @@ struct V3Schemas: Sendable {
             "mac_settings.desired_ping_slot_data_rate_index": .enumeration(.dataRateIndex),
             "mac_settings.rx1_data_rate_offset": .enumeration(.dataRateOffset),
             "mac_settings.desired_rx1_data_rate_offset": .enumeration(.dataRateOffset),
-            "mac_settings.rx2_frequency": .unsigned, "mac_settings.desired_rx2_frequency": .unsigned,
+            "mac_settings.rx2_frequency": .unsigned64, "mac_settings.desired_rx2_frequency": .unsigned64,
         ]
+        for parameters in ["mac_state.current_parameters", "mac_state.desired_parameters"] {
+            deviceTypes[parameters + ".rx1_delay"] = .enumeration(.rxDelay)
+            deviceTypes[parameters + ".rx2_data_rate_index"] = .enumeration(.dataRateIndex)
+            deviceTypes[parameters + ".rx2_frequency"] = .unsigned64
+            deviceTypes[parameters + ".adr_nb_trans"] = .unsigned
+            deviceTypes[parameters + ".channels"] = .macChannels
+        }
+        deviceTypes["mac_state.device_class"] = .enumeration(.deviceClass)
+        deviceTypes["mac_settings.factory_preset_frequencies"] = .unsignedList
+        deviceTypes["mac_settings.status_count_periodicity"] = .unsigned
+        deviceTypes["mac_settings.status_time_periodicity"] = .duration
         deviceTypes["mac_settings.adr.mode.dynamic.min_data_rate_index"] = .enumeration(.dataRateIndex)
         deviceTypes["mac_settings.adr.mode.dynamic.max_data_rate_index"] = .enumeration(.dataRateIndex)
         endDevice = V3MessageSchema(
             name: "end_device",
             paths: union(["EndDeviceRegistry", "JsEndDeviceRegistry", "NsEndDeviceRegistry", "AsEndDeviceRegistry"], plusZero: true),
-            extraWrappers: ["skip_payload_crypto_override"],
+            // Wrappers the tables list without `.value`: kept when zero (`UInt32Value{0}` is written as 0).
+            extraWrappers: ["skip_payload_crypto_override", "mac_settings.status_count_periodicity"],
             types: deviceTypes
         )
 

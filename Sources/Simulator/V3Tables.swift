@@ -23,6 +23,10 @@ public struct V3Tables: Sendable {
     public var frequencyPlans: [String: V3FrequencyPlan]
     /// Every HTTP binding of every RPC, from `lorawan-stack-sdk-js-api-definition.json` (§1).
     public var routes: [V3RouteDefinition]
+    /// Bands by ID (PHY versions, default channels, RX2), from `lorawan-bands.json`.
+    public var bands: [String: V3SimBand]
+    /// Plan channels and RX2 by plan ID, from `lorawan-frequency-plan-channels.json`.
+    public var planChannels: [String: V3SimPlanChannels]
 
     /// Tables from explicit values (tests build variants through `reference()` and mutation instead).
     public init(
@@ -32,8 +36,12 @@ public struct V3Tables: Sendable {
         impliedRights: [String: [String]],
         idBlocklist: Set<String>,
         frequencyPlans: [String: V3FrequencyPlan],
-        routes: [V3RouteDefinition]
+        routes: [V3RouteDefinition],
+        bands: [String: V3SimBand] = [:],
+        planChannels: [String: V3SimPlanChannels] = [:]
     ) {
+        self.bands = bands
+        self.planChannels = planChannels
         self.allowedFieldMaskPaths = allowedFieldMaskPaths
         self.zeroSubPaths = zeroSubPaths
         self.rightNumbers = rightNumbers
@@ -55,18 +63,22 @@ public struct V3Tables: Sendable {
             rights: ReferenceData.rights,
             blocklist: ReferenceData.idBlocklist,
             frequencyPlans: ReferenceData.frequencyPlans,
-            apiDefinition: ReferenceData.apiDefinition
+            apiDefinition: ReferenceData.apiDefinition,
+            bands: ReferenceData.bands,
+            planChannels: ReferenceData.frequencyPlanChannels
         )
     }).mapError { $0 as? V3TablesError ?? V3TablesError(table: "reference data", problem: "\($0)") }
 
-    /// Parses the seven reference documents (JSON text in the formats of `Sources/ReferenceData/Data`).
+    /// Parses the reference documents (JSON text in the formats of `Sources/ReferenceData/Data`).
     public static func parse(
         fieldMasks: String,
         fieldMasksZero: String,
         rights: String,
         blocklist: String,
         frequencyPlans: String,
-        apiDefinition: String
+        apiDefinition: String,
+        bands: String = #"{"bands": {}}"#,
+        planChannels: String = #"{"plans": {}}"#
     ) throws -> V3Tables {
         func document(_ name: String, _ text: String) throws -> [String: V3JSON] {
             let value: V3JSON
@@ -151,6 +163,7 @@ public struct V3Tables: Sendable {
                 }
             }
         }
+        let radio = try parseBands(bands: bands, planChannels: planChannels)
         return V3Tables(
             allowedFieldMaskPaths: allowed,
             zeroSubPaths: zero,
@@ -158,7 +171,9 @@ public struct V3Tables: Sendable {
             impliedRights: implied,
             idBlocklist: blocked,
             frequencyPlans: plans,
-            routes: routes
+            routes: routes,
+            bands: radio.bands,
+            planChannels: radio.plans
         )
     }
 }

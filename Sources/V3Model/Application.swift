@@ -101,8 +101,9 @@ public struct V3PayloadFormatter: RawRepresentable, Codable, Hashable, Sendable,
     public static let javascript = V3PayloadFormatter(rawValue: "FORMATTER_JAVASCRIPT")
     public static let cayenneLPP = V3PayloadFormatter(rawValue: "FORMATTER_CAYENNELPP")
 
-    /// Largest formatter parameter (the JavaScript source) v3 accepts, in bytes (§16: "at most 16 KB").
-    public static let maxParameterBytes = 16 * 1024
+    /// Largest formatter parameter (the JavaScript source) v3 accepts: 40,960 characters
+    /// (`messages.proto` `MessagePayloadFormatters`, `max_len = 40960`; the comment's "16KB" is out of date).
+    public static let maxParameterLength = 40_960
 
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(String.self)

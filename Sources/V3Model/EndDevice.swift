@@ -165,19 +165,43 @@ public struct V3MACSettings: Codable, Hashable, Sendable {
     public var resetsFCnt: Bool?
     /// v2 `uses32_bit_f_cnt`; set explicitly, false included.
     public var supports32BitFCnt: Bool?
-    /// RX1 delay in seconds (`RxDelay` is written as a number, §1); set only with a carried session.
+    /// RX1 delay in seconds (`RxDelay` is written as a number, §1); ABP only: an OTAA session carries it in
+    /// its MAC state, so that a later join uses the v3 default (DESIGN.md §4).
     public var rx1Delay: Int?
+    /// ABP: RX2 data rate and frequency of the device's plan, which the device was configured with.
+    public var rx2DataRateIndex: Int?
+    public var rx2Frequency: UInt64?
+    /// ABP: the uplink frequencies the device uses from boot (the plan's, as the peer's
+    /// `--resets-to-frequency-plan` sets them), so the NS does not fall back to the band's defaults.
+    public var factoryPresetFrequencies: [UInt64]?
+    /// DevStatusReq periodicity (`"0s"` and 0 turn it off; see README "Devices").
+    public var statusTimePeriodicity: String?
+    public var statusCountPeriodicity: UInt32?
 
-    public init(resetsFCnt: Bool? = nil, supports32BitFCnt: Bool? = nil, rx1Delay: Int? = nil) {
+    public init(
+        resetsFCnt: Bool? = nil, supports32BitFCnt: Bool? = nil, rx1Delay: Int? = nil, rx2DataRateIndex: Int? = nil,
+        rx2Frequency: UInt64? = nil, factoryPresetFrequencies: [UInt64]? = nil, statusTimePeriodicity: String? = nil,
+        statusCountPeriodicity: UInt32? = nil
+    ) {
         self.resetsFCnt = resetsFCnt
         self.supports32BitFCnt = supports32BitFCnt
         self.rx1Delay = rx1Delay
+        self.rx2DataRateIndex = rx2DataRateIndex
+        self.rx2Frequency = rx2Frequency
+        self.factoryPresetFrequencies = factoryPresetFrequencies
+        self.statusTimePeriodicity = statusTimePeriodicity
+        self.statusCountPeriodicity = statusCountPeriodicity
     }
 
     enum CodingKeys: String, CodingKey {
         case resetsFCnt = "resets_f_cnt"
         case supports32BitFCnt = "supports_32_bit_f_cnt"
         case rx1Delay = "rx1_delay"
+        case rx2DataRateIndex = "rx2_data_rate_index"
+        case rx2Frequency = "rx2_frequency"
+        case factoryPresetFrequencies = "factory_preset_frequencies"
+        case statusTimePeriodicity = "status_time_periodicity"
+        case statusCountPeriodicity = "status_count_periodicity"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -194,6 +218,37 @@ public struct V3MACSettings: Codable, Hashable, Sendable {
         } else {
             rx1Delay = nil
         }
+        rx2DataRateIndex = try container.decodeIfPresent(Int.self, forKey: .rx2DataRateIndex)
+        rx2Frequency = try container.decodeDecimal(forKey: .rx2Frequency)
+        factoryPresetFrequencies = try container.decodeDecimals(forKey: .factoryPresetFrequencies)
+        statusTimePeriodicity = try container.decodeIfPresent(String.self, forKey: .statusTimePeriodicity)
+        statusCountPeriodicity = try container.decodeIfPresent(UInt32.self, forKey: .statusCountPeriodicity)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(resetsFCnt, forKey: .resetsFCnt)
+        try container.encodeIfPresent(supports32BitFCnt, forKey: .supports32BitFCnt)
+        try container.encodeIfPresent(rx1Delay, forKey: .rx1Delay)
+        try container.encodeIfPresent(rx2DataRateIndex, forKey: .rx2DataRateIndex)
+        try container.encodeDecimal(rx2Frequency, forKey: .rx2Frequency)
+        try container.encodeDecimals(factoryPresetFrequencies, forKey: .factoryPresetFrequencies)
+        try container.encodeIfPresent(statusTimePeriodicity, forKey: .statusTimePeriodicity)
+        try container.encodeIfPresent(statusCountPeriodicity, forKey: .statusCountPeriodicity)
+    }
+
+    /// The `mac_settings.*` paths of the fields that are set, in declaration order.
+    var fieldMaskPaths: [String] {
+        var paths: [String] = []
+        if resetsFCnt != nil { paths.append("mac_settings.resets_f_cnt") }
+        if supports32BitFCnt != nil { paths.append("mac_settings.supports_32_bit_f_cnt") }
+        if rx1Delay != nil { paths.append("mac_settings.rx1_delay") }
+        if rx2DataRateIndex != nil { paths.append("mac_settings.rx2_data_rate_index") }
+        if rx2Frequency != nil { paths.append("mac_settings.rx2_frequency") }
+        if factoryPresetFrequencies != nil { paths.append("mac_settings.factory_preset_frequencies") }
+        if statusTimePeriodicity != nil { paths.append("mac_settings.status_time_periodicity") }
+        if statusCountPeriodicity != nil { paths.append("mac_settings.status_count_periodicity") }
+        return paths
     }
 }
 
@@ -255,12 +310,15 @@ public struct V3NSEndDevice: Codable, Hashable, Sendable {
     public var supportsJoin: Bool?
     public var macSettings: V3MACSettings?
     public var session: V3NSSession?
+    /// Carried OTAA sessions: the MAC state the device has, current = desired (`reference/v2-and-peers.md` §C).
+    public var macState: V3MACState?
 
     public init(
         ids: V3EndDeviceIdentifiers, frequencyPlanID: String? = nil, lorawanVersion: V3MACVersion? = nil,
         lorawanPHYVersion: V3PHYVersion? = nil, supportsJoin: Bool? = nil, macSettings: V3MACSettings? = nil,
-        session: V3NSSession? = nil
+        session: V3NSSession? = nil, macState: V3MACState? = nil
     ) {
+        self.macState = macState
         self.ids = ids
         self.frequencyPlanID = frequencyPlanID
         self.lorawanVersion = lorawanVersion
@@ -277,13 +335,14 @@ public struct V3NSEndDevice: Codable, Hashable, Sendable {
         case lorawanPHYVersion = "lorawan_phy_version"
         case supportsJoin = "supports_join"
         case macSettings = "mac_settings"
+        case macState = "mac_state"
     }
 
     /// The `NsEndDeviceRegistry/Set` mask of the fields that are set, in this order:
     /// `supports_join, lorawan_version, ids.device_id, ids.dev_eui, ids.join_eui, lorawan_phy_version,
-    /// frequency_plan_id` (the seed's order), then `mac_settings.resets_f_cnt,
-    /// mac_settings.supports_32_bit_f_cnt, mac_settings.rx1_delay, session.dev_addr,
-    /// session.keys.f_nwk_s_int_key.key, session.last_f_cnt_up, session.last_n_f_cnt_down, session.started_at`.
+    /// frequency_plan_id` (the seed's order), then the `mac_settings.*` set, `session.dev_addr,
+    /// session.keys.f_nwk_s_int_key.key, session.last_f_cnt_up, session.last_n_f_cnt_down, session.started_at`,
+    /// then `V3MACState.fieldMaskPaths` with a MAC state.
     public var fieldMask: [String] {
         var paths: [String] = []
         if supportsJoin != nil { paths.append("supports_join") }
@@ -291,11 +350,7 @@ public struct V3NSEndDevice: Codable, Hashable, Sendable {
         paths += ids.fieldMaskPaths
         if lorawanPHYVersion != nil { paths.append("lorawan_phy_version") }
         if frequencyPlanID != nil { paths.append("frequency_plan_id") }
-        if let mac = macSettings {
-            if mac.resetsFCnt != nil { paths.append("mac_settings.resets_f_cnt") }
-            if mac.supports32BitFCnt != nil { paths.append("mac_settings.supports_32_bit_f_cnt") }
-            if mac.rx1Delay != nil { paths.append("mac_settings.rx1_delay") }
-        }
+        paths += macSettings?.fieldMaskPaths ?? []
         if let session {
             if session.devAddr != nil { paths.append("session.dev_addr") }
             if session.keys?.fNwkSIntKey?.key != nil { paths.append("session.keys.f_nwk_s_int_key.key") }
@@ -304,6 +359,7 @@ public struct V3NSEndDevice: Codable, Hashable, Sendable {
             if session.lastNFCntDown != nil { paths.append("session.last_n_f_cnt_down") }
             if session.startedAt != nil { paths.append("session.started_at") }
         }
+        if macState != nil { paths += V3MACState.fieldMaskPaths }
         return paths
     }
 

@@ -481,6 +481,13 @@ private let phyEnumName =
     "enum name instead of the alias: \"1.0.2-b\" is PHY_V1_0_2_REV_B, but the bare \"1.0.2\" would be revision A, so the tool sends names (reference/v3-api.md §15)"
 private let resetsFCntCarried = "v2 disable_f_cnt_check carried as mac_settings.resets_f_cnt, set explicitly (DESIGN.md §4)"
 private let supports32BitCarried = "v2 uses32_bit_f_cnt carried as mac_settings.supports_32_bit_f_cnt, set explicitly (DESIGN.md §4)"
+private let devStatusOff =
+    "DevStatusReq off, as ttn-lw-migrate sets it: v2 never sent it, and v3's default would add downlinks to every migrated device (reference/v2-and-peers.md §C, README \"Devices\")"
+private func statusPeriodicity(_ request: String) -> [DocumentedDifference] {
+    added(request, [
+        "end_device.mac_settings.status_time_periodicity": .string("0s"), "end_device.mac_settings.status_count_periodicity": .number(0),
+    ].merging(maskPaths(["mac_settings.status_time_periodicity", "mac_settings.status_count_periodicity"])) { $1 }, devStatusOff)
+}
 private let abpJoinEUI =
     "JoinEUI = the device's own v2 app_eui for every device, ABP included (DESIGN.md §4); the seed's ABP example has none. The JoinEUI/DevEUI pair is what v3 keeps unique (reference/v3-api.md §6)"
 
@@ -501,6 +508,8 @@ private let documented: [DocumentedDifference] =
     + added("OTAA NS", ["end_device.mac_settings.supports_32_bit_f_cnt": .bool(true)].merging(maskPaths(["mac_settings.supports_32_bit_f_cnt"])) { $1 },
             supports32BitCarried)
 
+    + statusPeriodicity("OTAA NS")
+
     + added("OTAA AS", ["end_device.ids.application_ids.application_id": .string("app1")], applicationIDs)
 
     + notSent("ABP IS", maskPaths(["network_server_address", "application_server_address", "ids.dev_eui"]), createTakesNoMask)
@@ -512,17 +521,10 @@ private let documented: [DocumentedDifference] =
     + otherValue("ABP NS", "end_device.lorawan_phy_version", seed: "1.0.2-b", tool: "PHY_V1_0_2_REV_B", phyEnumName)
     + notSent("ABP NS", ["end_device.resets_f_cnt": .bool(false)],
               "a slip of the seed: `resets_f_cnt` is not a top-level EndDevice field (only mac_settings.resets_f_cnt, which the tool sends) (reference/v3-api.md §17)")
-    + notSent("ABP NS", [
-        "end_device.mac_settings.factory_preset_frequencies[0]": .string("868100000"),
-        "end_device.mac_settings.factory_preset_frequencies[1]": .string("868300000"),
-        "end_device.mac_settings.factory_preset_frequencies[2]": .string("868500000"),
-        "end_device.mac_settings.factory_preset_frequencies[3]": .string("867100000"),
-        "end_device.mac_settings.factory_preset_frequencies[4]": .string("867300000"),
-        "end_device.mac_settings.factory_preset_frequencies[5]": .string("867500000"),
-        "end_device.mac_settings.factory_preset_frequencies[6]": .string("867700000"),
-        "end_device.mac_settings.factory_preset_frequencies[7]": .string("867900000"),
-      ].merging(maskPaths(["mac_settings.factory_preset_frequencies"])) { $1 },
-      "no channel data: v2 keeps no channel list per device, the tool's reference data has plan IDs but not their channels (reference/v3-api.md §13), and ttn-lw-migrate sets them only when asked (--resets-to-frequency-plan, reference/v2-and-peers.md §C)")
+    + added("ABP NS", [
+        "end_device.mac_settings.rx2_data_rate_index": .number(3), "end_device.mac_settings.rx2_frequency": .string("869525000"),
+      ].merging(maskPaths(["mac_settings.rx2_data_rate_index", "mac_settings.rx2_frequency"])) { $1 },
+      "an ABP device keeps the RX2 of its plan (EU_863_870_TTN: SF9 at 869.525 MHz) over resets, as v2 configured it; without it the NS uses the band's SF12 (issue 11, lorawan-stack pkg/networkserver/mac/utils.go DeviceDefaultRX2…)")
     + added("ABP NS", ["end_device.ids.application_ids.application_id": .string("app1")], applicationIDs)
     + added("ABP NS", ["end_device.ids.join_eui": .string(Seed.joinEUI)].merging(maskPaths(["ids.join_eui"])) { $1 }, abpJoinEUI)
     + added("ABP NS", ["end_device.mac_settings.supports_32_bit_f_cnt": .bool(true)].merging(maskPaths(["mac_settings.supports_32_bit_f_cnt"])) { $1 },
@@ -535,6 +537,8 @@ private let documented: [DocumentedDifference] =
       "the v2 frame counters (f_cnt_up, f_cnt_down) go with the session, else the device's next uplinks are dropped as replays (reference/v3-api.md §17)")
     + added("ABP NS", ["end_device.session.started_at": sendingTime].merging(maskPaths(["session.started_at"])) { $1 },
             "the carried session starts when it is sent, as ttn-lw-migrate stamps `started_at: now` (reference/v2-and-peers.md §C, reference/v3-api.md §17)")
+
+    + statusPeriodicity("ABP NS")
 
     + added("ABP AS", ["end_device.ids.application_ids.application_id": .string("app1")], applicationIDs)
     + added("ABP AS", ["end_device.ids.join_eui": .string(Seed.joinEUI)].merging(maskPaths(["ids.join_eui"])) { $1 }, abpJoinEUI)

@@ -31,7 +31,9 @@ struct DeviceMappingTests {
         #expect(device.networkServer == V3NSEndDevice(
             ids: otaaIDs, frequencyPlanID: "EU_863_870_TTN", lorawanVersion: V3MACVersion(rawValue: "MAC_V1_0_2"),
             lorawanPHYVersion: V3PHYVersion(rawValue: "PHY_V1_0_2_REV_B"), supportsJoin: true,
-            macSettings: V3MACSettings(resetsFCnt: false, supports32BitFCnt: true, rx1Delay: nil), session: nil))
+            macSettings: V3MACSettings(
+                resetsFCnt: false, supports32BitFCnt: true, rx1Delay: nil, statusTimePeriodicity: "0s", statusCountPeriodicity: 0),
+            session: nil, macState: nil))
         #expect(device.applicationServer == V3ASEndDevice(ids: otaaIDs, session: nil, skipPayloadCrypto: nil))
         #expect(warnings.isEmpty)
     }
@@ -41,7 +43,12 @@ struct DeviceMappingTests {
         let device = try #require(mapped(DeviceMapping.map(otaaDevice(), context: deviceContext(withSession: true), warnings: &warnings)))
         #expect(device.activation == .otaaWithSession)
         #expect(device.networkServer.supportsJoin == true)
-        #expect(device.networkServer.macSettings == V3MACSettings(resetsFCnt: false, supports32BitFCnt: true, rx1Delay: 1))
+        // The 1 s RX1 delay lives in the session's MAC state, not in mac_settings (a later join uses v3's default).
+        #expect(device.networkServer.macSettings == V3MACSettings(
+            resetsFCnt: false, supports32BitFCnt: true, rx1Delay: nil, statusTimePeriodicity: "0s", statusCountPeriodicity: 0))
+        #expect(device.networkServer.macState?.currentParameters.rx1Delay == 1)
+        #expect(device.networkServer.macState?.currentParameters == device.networkServer.macState?.desiredParameters)
+        #expect(device.networkServer.macState?.deviceClass == "CLASS_A")
         // The OTAA session's key ID, the same on NS and AS: FNV-1a of
         // "ttn-migrate/session/0004A30B001C0530/26011F2A/dev-1" with two seeds, computed with an independent
         // Python implementation (not this code).
@@ -73,7 +80,10 @@ struct DeviceMappingTests {
         // 16-bit counters: supports_32_bit_f_cnt explicitly false; absent counters are zero.
         #expect(device.networkServer == V3NSEndDevice(
             ids: ids, frequencyPlanID: "EU_863_870_TTN", lorawanVersion: .v1_0_2, lorawanPHYVersion: .v1_0_2RevB, supportsJoin: false,
-            macSettings: V3MACSettings(resetsFCnt: true, supports32BitFCnt: false, rx1Delay: 1),
+            macSettings: V3MACSettings(
+                resetsFCnt: true, supports32BitFCnt: false, rx1Delay: 1, rx2DataRateIndex: 3, rx2Frequency: 869_525_000,
+                factoryPresetFrequencies: [868_100_000, 868_300_000, 868_500_000, 867_100_000, 867_300_000, 867_500_000, 867_700_000, 867_900_000],
+                statusTimePeriodicity: "0s", statusCountPeriodicity: 0),
             session: V3NSSession(
                 devAddr: v3DevAddr("26011F2B"), keys: V3NSSessionKeys(fNwkSIntKey: V3KeyEnvelope(key: v3Key(nwkSKeyHex))),
                 lastFCntUp: 0, lastNFCntDown: 0)))
@@ -84,13 +94,21 @@ struct DeviceMappingTests {
         #expect(warnings.isEmpty)
     }
 
-    @Test func rx1DelayOnlyWithASession() throws {
+    @Test func rx1DelayOnlyInTheCarriedSessionForOTAA() throws {
         var warnings: [MappingWarning] = []
         let fresh = try #require(mapped(DeviceMapping.map(otaaDevice(withSessionParts: false), context: deviceContext(withSession: true), warnings: &warnings)))
         #expect(fresh.networkServer.macSettings?.rx1Delay == nil)
         #expect(fresh.networkServer.fieldMask.contains("mac_settings.rx1_delay") == false)
+        #expect(fresh.networkServer.macState == nil)
         let carried = try #require(mapped(DeviceMapping.map(otaaDevice(), context: deviceContext(withSession: true), warnings: &warnings)))
-        #expect(carried.networkServer.fieldMask.contains("mac_settings.rx1_delay"))
+        #expect(carried.networkServer.fieldMask.contains("mac_settings.rx1_delay") == false)
+        #expect(carried.networkServer.fieldMask.suffix(4) == [
+            "mac_state.current_parameters", "mac_state.desired_parameters", "mac_state.device_class", "mac_state.lorawan_version",
+        ])
+        let abp = try #require(mapped(DeviceMapping.map(
+            abpDevice(), context: deviceContext(deviceID: AssignedID(id: "dev-2", reasons: []), withSession: false), warnings: &warnings)))
+        #expect(abp.networkServer.fieldMask.contains("mac_settings.rx1_delay"))
+        #expect(abp.networkServer.macState == nil)
     }
 
     @Test func partialOTAASessionIsNotCarried() throws {
@@ -212,7 +230,12 @@ struct PayloadFormatMappingTests {
     @Test func unknownFormatAndOversizedFunctions() {
         var warnings: [MappingWarning] = []
         #expect(link(V2HandlerApplication(appId: "my_app", payloadFormat: "protobuf"), &warnings) == nil)
-        let huge = "// " + String(repeating: "x", count: 16 * 1024)
+        // The AS accepts up to 40,960 characters (messages.proto max_len): a 40,960-character decoder is kept,
+        // one more character is not.
+        let largest = "//" + String(repeating: "x", count: 40_958)
+        let kept = link(V2HandlerApplication(appId: "my_app", decoder: largest), &warnings)
+        #expect(kept?.defaultFormatters?.upFormatterParameter?.unicodeScalars.count == 40_960)
+        let huge = largest + "x"
         #expect(link(V2HandlerApplication(appId: "my_app", decoder: huge), &warnings) == nil)
         #expect(warnings.map(\.code) == [.payloadFormatUnknown, .payloadFormatterTooLarge])
     }

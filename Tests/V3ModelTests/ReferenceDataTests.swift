@@ -7,7 +7,7 @@ import Testing
     let directory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("Sources/ReferenceData/Data")
-    #expect(ReferenceData.files.count == 7)
+    #expect(ReferenceData.files.count == 9)
     for (name, embedded) in ReferenceData.files {
         let onDisk = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
         #expect(embedded == onDisk.trimmingCharacters(in: .newlines) , "\(name) differs: run scripts/embed-reference-data.py")
