@@ -52,7 +52,7 @@ public enum BandRules {
         let chosen = supported.filter { $0.1 > preferredIndex }.min { $0.1 < $1.1 }
             ?? supported.max { $0.1 < $1.1 }
         guard let chosen else { return .unknownBand(plan.bandID) }
-        return .adjusted(V3PHYVersion(rawValue: chosen.0), bandID: plan.bandID)
+        return .adjusted(V3PHYVersion(name: chosen.0), bandID: plan.bandID)
     }
 
     /// The profile of devices on `planID`: PHY version and, when the band is known, the MAC parameters.

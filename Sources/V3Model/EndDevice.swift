@@ -42,11 +42,19 @@ public struct V3PHYVersion: RawRepresentable, Codable, Hashable, Sendable, Custo
         "1.0": "PHY_V1_0", "1.0.0": "PHY_V1_0", "1.0.1": "PHY_V1_0_1", "1.0.2": "PHY_V1_0_2_REV_A",
         "1.0.2-a": "PHY_V1_0_2_REV_A", "1.0.2-b": "PHY_V1_0_2_REV_B", "1.1-a": "PHY_V1_1_REV_A",
         "1.1-b": "PHY_V1_1_REV_B", "1.0.3-a": "PHY_V1_0_3_REV_A",
+        // The RP001/TS001 names of lorawan.proto are aliases of the PHY_ names v3 writes back.
+        "TS001_V1_0": "PHY_V1_0", "TS001_V1_0_1": "PHY_V1_0_1", "RP001_V1_0_2": "PHY_V1_0_2_REV_A",
+        "RP001_V1_0_2_REV_B": "PHY_V1_0_2_REV_B", "RP001_V1_1_REV_A": "PHY_V1_1_REV_A", "RP001_V1_1_REV_B": "PHY_V1_1_REV_B",
+        "RP001_V1_0_3_REV_A": "PHY_V1_0_3_REV_A",
     ]
 
+    /// The version by any of its names, as the name v3 writes (`RP001_V1_0_3_REV_A` → `PHY_V1_0_3_REV_A`).
+    public init(name: String) {
+        rawValue = Self.aliases[name] ?? name
+    }
+
     public init(from decoder: any Decoder) throws {
-        let text = try decoder.singleValueContainer().decode(String.self)
-        rawValue = Self.aliases[text] ?? text
+        self.init(name: try decoder.singleValueContainer().decode(String.self))
     }
 
     public func encode(to encoder: any Encoder) throws {

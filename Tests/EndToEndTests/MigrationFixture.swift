@@ -17,9 +17,10 @@ struct MigrationFixture {
 
     static func start(
         v3Options: V3SimulatorLaunchOptions = V3SimulatorLaunchOptions(), users: [String] = ["alice", "bob-smith"],
-        organizations: [String] = [], owner: String = "{ user: alice }", apiKeyRights: [String] = ["RIGHT_ALL"], extraConfig: String = ""
+        organizations: [String] = [], owner: String = "{ user: alice }", apiKeyRights: [String] = ["RIGHT_ALL"], extraConfig: String = "",
+        estate: String = "small-estate.json", devicePlan: String = "EU_863_870_TTN"
     ) async throws -> MigrationFixture {
-        let v2 = try await V2Fixture.start()
+        let v2 = try await V2Fixture.start(estate: estate)
         let v3: RunningV3Simulator
         do {
             v3 = try await V3Simulator.start(
@@ -45,7 +46,7 @@ struct MigrationFixture {
               owner: \(owner)
             users: { bob_smith: bob-smith }
             devices:
-              frequency_plan: EU_863_870_TTN
+              frequency_plan: \(devicePlan)
               with_session: true
             \(extraConfig)
             """)

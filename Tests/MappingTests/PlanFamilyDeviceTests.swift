@@ -38,7 +38,7 @@ struct PlanFamilyDeviceTests {
         Family(plan: "AS_923", phyVersion: "PHY_V1_0_2_REV_B", uplinks: [923_200_000, 923_400_000],
                rx2DataRate: 2, rx2Frequency: 923_200_000, channelCount: 2),
         // RU864: no 1.0.2 rev B in v3, so RP001 1.0.3 rev A; two default channels plus five; RX2 DR0 at 869.1 MHz.
-        Family(plan: "RU_864_870_TTN", phyVersion: "RP001_V1_0_3_REV_A",
+        Family(plan: "RU_864_870_TTN", phyVersion: "PHY_V1_0_3_REV_A",
                uplinks: [868_900_000, 869_100_000, 864_100_000, 864_300_000, 864_500_000, 864_700_000, 864_900_000],
                rx2DataRate: 0, rx2Frequency: 869_100_000, channelCount: 7),
         // IN865: three default channels plus five; RX2 DR2 at 866.55 MHz.
@@ -140,7 +140,7 @@ struct PlanFamilyDeviceTests {
         let application = EntityRef(kind: .application, v2ID: "my_app", v3ID: "my-app")
         let ru = BandRules.warnings(planID: "RU_864_870_TTN", application: application, carriesSessions: true)
         #expect(ru.map(\.code) == [.devicePHYVersionAdjusted])
-        #expect(ru.first?.message.contains("RP001_V1_0_3_REV_A") == true)
+        #expect(ru.first?.message.contains("PHY_V1_0_3_REV_A") == true)
         let euSF12 = BandRules.warnings(planID: "EU_863_870", application: application, carriesSessions: true)
         #expect(euSF12.map(\.code) == [.deviceRX2NotTTN])
         #expect(euSF12.first?.message.contains("EU_863_870_TTN") == true)
