@@ -20,8 +20,11 @@ public struct TargetCheckReport: Sendable {
     public var missingRights: [String]
     /// Problems that stop the whole migration (missing owner account, missing rights).
     public var blockers: [String]
-    /// Steps that cannot succeed (collaborators without a v3 account, entities taken by others).
+    /// Steps that cannot succeed (collaborators without a v3 account, entities taken by others): `run`
+    /// skips them and still exits 0 when nothing depends on them.
     public var skips: [Skip]
+    /// Steps that depend, directly or not, on a skipped step: `run` leaves them waiting and exits 1.
+    public var waitingOnSkips: [String] = []
     /// Entities already in v3 exactly as this migration would create them (a resumed or repeated run).
     public var alreadyPresent: [String]
     /// Reads made.
@@ -32,10 +35,31 @@ public struct TargetCheckReport: Sendable {
         var lines: [String] = []
         lines.append("v3 API key of \(keyOwner ?? "an unknown owner")")
         for blocker in blockers { lines.append("BLOCKER: \(blocker)") }
-        for skip in skips { lines.append("will fail: \(skip.stepID): \(skip.reason)") }
+        for skip in skips { lines.append("will be skipped: \(skip.stepID): \(skip.reason)") }
+        for step in waitingOnSkips { lines.append("will fail: \(step): waits on a skipped step") }
         if !alreadyPresent.isEmpty { lines.append("already in v3 as this migration would create them: \(alreadyPresent.count)") }
         if blockers.isEmpty && skips.isEmpty { lines.append("no collision or missing right found") }
         return lines
+    }
+
+    /// Whether `run` would fail (exit 1): a blocker, or a step waiting on a skipped one. Skipped steps
+    /// alone do not fail a run, so the check agrees with it.
+    public var runWouldFail: Bool { !blockers.isEmpty || !waitingOnSkips.isEmpty }
+
+    /// The steps that depend on a skipped step, transitively, sorted.
+    static func waiting(on skips: [Skip], in plan: MigrationPlan) -> [String] {
+        var stopped = Set(skips.map(\.stepID))
+        var waiting: [String] = []
+        var changed = true
+        while changed {
+            changed = false
+            for step in plan.steps where !stopped.contains(step.id) && step.dependsOn.contains(where: stopped.contains) {
+                stopped.insert(step.id)
+                waiting.append(step.id)
+                changed = true
+            }
+        }
+        return waiting.sorted()
     }
 }
 
@@ -104,6 +128,7 @@ public enum TargetCheck {
             }
         }
         report.skips.sort { $0.stepID < $1.stepID }
+        report.waitingOnSkips = TargetCheckReport.waiting(on: report.skips, in: plan)
         report.alreadyPresent.sort()
         return report
     }

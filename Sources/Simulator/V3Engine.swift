@@ -155,7 +155,10 @@ struct V3Engine: Sendable {
     /// The caller's rights on an entity (pkg/identityserver/rights.go `getRights`): direct and organization
     /// memberships, expanded one level, intersected with the key's rights and the entity type's rights. Empty for
     /// an entity that does not exist (or is deleted, unless `includeDeleted`).
-    func callerRights(_ key: V3APIKeyRecord, on target: V3KeyOwner, _ state: V3State, includeDeleted: Bool = false) -> V3Rights {
+    /// `scoped: false` keeps the rights that are not of the target's kind (a user key's RIGHT_USER_* on an
+    /// application): pkg/identityserver/rights.go getRights intersects the memberships with the key's rights
+    /// only, which is what setApplicationCollaborator's "caller has the removed rights" check sees.
+    func callerRights(_ key: V3APIKeyRecord, on target: V3KeyOwner, _ state: V3State, includeDeleted: Bool = false, scoped: Bool = true) -> V3Rights {
         let keyRights = rights.implied(key.rights)
         switch key.owner.kind {
         case .user:
@@ -180,7 +183,7 @@ struct V3Engine: Sendable {
                     }
                 }
                 let all = target.kind == .application ? rights.allApplication : rights.allGateway
-                return membership.intersection(keyRights).intersection(all)
+                return scoped ? membership.intersection(keyRights).intersection(all) : membership.intersection(keyRights)
             }
         case .application, .gateway:
             guard target == key.owner else { return .none }
@@ -200,8 +203,9 @@ struct V3Engine: Sendable {
 
     /// `rights.Require<Entity>` (pkg/auth/rights/require.go): no rights at all → `no_<entity>_rights`;
     /// some missing → `insufficient_<entity>_rights` with attribute `missing`.
-    func require(_ key: V3APIKeyRecord, _ target: V3KeyOwner, _ needed: V3Rights, _ state: V3State, includeDeleted: Bool = false) throws(V3Failure) {
-        let have = callerRights(key, on: target, state, includeDeleted: includeDeleted)
+    func require(_ key: V3APIKeyRecord, _ target: V3KeyOwner, _ needed: V3Rights, _ state: V3State, includeDeleted: Bool = false,
+                 scoped: Bool = true) throws(V3Failure) {
+        let have = callerRights(key, on: target, state, includeDeleted: includeDeleted, scoped: scoped)
         if have.isEmpty { throw V3Failure.noRights(target.kind, uid: target.id) }
         let missing = needed.subtracting(have)
         if !missing.isEmpty { throw V3Failure.insufficientRights(target.kind, uid: target.id, missing: rights.names(missing)) }

@@ -537,7 +537,7 @@ extension V3Engine {
         let added = newRights.subtracting(existing)
         let removed = existing.subtracting(newRights)
         if !added.isEmpty { try require(key, target, added, state) }
-        if !newRights.isEmpty, !removed.isEmpty { try require(key, target, removed, state) }
+        if !newRights.isEmpty, !removed.isEmpty { try require(key, target, removed, state, scoped: false) }
         try checkLastOwner(entity, losing: account, removed: removed, profile)
         guard state.accountExists(account) else { throw V3Failure.accountNotFound(account) }
         entity.collaborators[account] = requested.isEmpty ? nil : V3Rights(numbers: requested)

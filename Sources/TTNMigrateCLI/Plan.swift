@@ -50,7 +50,8 @@ extension TTNMigrate {
             }
         }
 
-        /// Reads v3 and reports blockers and steps that would fail; exit 1 when there are any.
+        /// Reads v3 and reports blockers, steps `run` will skip and steps that would fail; exit 1 only when
+        /// `run` would fail (a blocker, or a step waiting on a skipped one).
         static func check(_ plan: MigrationPlan, configuration: MigrationConfiguration) async throws {
             let apiKey = V3APIKeySecret(try configuration.target.apiKey.resolve(what: "the v3 API key"))
             let http = HTTPClient(configuration: HTTPClientConfiguration(caFile: configuration.target.caFile, insecure: configuration.target.insecure))
@@ -58,7 +59,7 @@ extension TTNMigrate {
             let report = try await TargetCheck.run(plan: plan, client: client)
             Console.current.err("Target check (\(report.requests) reads, nothing written):")
             for line in report.lines { Console.current.err("  " + line) }
-            if !report.blockers.isEmpty || !report.skips.isEmpty { throw ExitCode(1) }
+            if report.runWouldFail { throw ExitCode(1) }
         }
     }
 }

@@ -70,9 +70,29 @@ import Testing
         let fixture = try await MigrationFixture.start(users: ["alice"])
         defer { Task { await fixture.stop() } }
         let result = await runCLI(["plan", "--config", fixture.configPath, "--check-target"])
-        #expect(result.code == 1)
-        #expect(result.err.contains("will fail: application:sensors:collaborator:user:bob-smith: user bob-smith has no v3 account"))
+        // A collaborator without a v3 account is skipped by `run`, which still exits 0: the check agrees.
+        #expect(result.code == 0, "\(result.err)")
+        #expect(result.err.contains("will be skipped: application:sensors:collaborator:user:bob-smith: user bob-smith has no v3 account"))
+        #expect(!result.err.contains("will fail"))
         #expect(fixture.v3.identityServer.requestLog.allSatisfy { $0.method == "GET" })
         #expect(!fixture.v3.identityServer.requestLog.isEmpty)
+        let run = await runCLI(["run", "--config", fixture.configPath, "--journal", fixture.journal])
+        #expect(run.code == 0, "\(run.err)")
+        #expect(run.err.contains("skipped: application:sensors:collaborator:user:bob-smith"))
+    }
+
+    @Test func checkTargetFailsWhenStepsWaitOnASkippedOne() async throws {
+        let fixture = try await MigrationFixture.start()
+        defer { Task { await fixture.stop() } }
+        // The application ID already holds another application: its create is skipped and everything under it waits.
+        let created = try await fixture.v3Request(
+            "POST", "/api/v3/users/alice/applications", body: #"{"application":{"ids":{"application_id":"sensors"},"name":"Somebody else's"}}"#)
+        #expect(created.status == 200)
+        let result = await runCLI(["plan", "--config", fixture.configPath, "--check-target"])
+        #expect(result.code == 1, "\(result.err)")
+        #expect(result.err.contains("will be skipped: application:sensors:create"))
+        #expect(result.err.contains("will fail: device:sensors/dev-1:is: waits on a skipped step"))
+        let run = await runCLI(["run", "--config", fixture.configPath, "--journal", fixture.journal])
+        #expect(run.code == 1)
     }
 }

@@ -229,3 +229,19 @@ struct PlanTableTests {
         #expect(PlanRenderer.table(plan) == expected)
     }
 }
+
+/// The owner is a v2 collaborator with fewer rights than the RIGHT_ALL the create gives it; lowering the
+/// only owner is what v3 refuses with `application_needs_collaborator` (issue 11), so the plan never does it.
+@Test func theOwnerIsNeverACollaboratorStep() throws {
+    let plan = try Planner.plan(snapshot: try smallEstate(), options: smallEstateOptions())
+    let v2Owner = try smallEstate().applications.flatMap { $0.application.collaborators ?? [] }.filter { $0.username == "alice" }
+    #expect(!v2Owner.isEmpty, "the estate lists the owner as a v2 collaborator")
+    for step in plan.steps {
+        switch step.payload {
+        case .applicationCollaborator(_, let collaborator), .gatewayCollaborator(_, let collaborator):
+            #expect(collaborator.ids != plan.owner, "\(step.id) would change the owner's rights")
+        default:
+            break
+        }
+    }
+}

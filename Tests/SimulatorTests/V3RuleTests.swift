@@ -601,3 +601,16 @@ extension V3RuleTests {
         #expect(complete.string("session.keys.session_key_id") == "AQID")
     }
 }
+
+/// Lowering the only owner's rights (issue 11): the IS checks the caller holds the removed rights, then
+/// answers `application_needs_collaborator` (pkg/identityserver/application_access.go setApplicationCollaborator).
+@Suite("v3 simulator: the last owner's rights are lowered (issue 11)")
+struct V3LastOwnerRightsTests {
+    @Test func aRightAllKeyLoweringTheOnlyOwnerGetsNeedsCollaborator() throws {
+        let v3 = try V3Harness()
+        v3.createApplication("app1")
+        let answer = v3.call("PUT", "/api/v3/applications/app1/collaborators",
+                             #"{"collaborator":{"ids":{"user_ids":{"user_id":"user1"}},"rights":["RIGHT_APPLICATION_INFO"]}}"#)
+        expectV3Error(answer, status: 400, code: 9, namespace: "pkg/identityserver", name: "application_needs_collaborator")
+    }
+}
