@@ -41,9 +41,8 @@ public enum BandRules {
 
     /// The PHY version for devices on `planID`.
     public static func phyChoice(planID: String) -> PHYChoice {
-        guard let plan = V3Bands.channels(planID: planID), let band = V3Bands.band(id: plan.bandID), !band.phyVersions.isEmpty else {
-            return .unknownBand(V3Bands.channels(planID: planID)?.bandID ?? planID)
-        }
+        guard let plan = V3Bands.channels(planID: planID) else { return .unknownBand(planID) }
+        guard let band = V3Bands.band(id: plan.bandID), !band.phyVersions.isEmpty else { return .unknownBand(plan.bandID) }
         let preferred = V3Bands.canonicalName(preferredPHYVersion)
         if band.phyVersions.contains(preferred) { return .preferred }
         let order = V3Bands.phyVersionOrder
@@ -66,9 +65,10 @@ public enum BandRules {
         return DeviceRadioProfile(frequencyPlanID: planID, phyVersion: phyVersion, parameters: parameters)
     }
 
-    /// The plan-level warnings for an application's devices on `planID`: a changed PHY version, RX2 that is
-    /// not TTN's SF9 for carried sessions, MAC parameters that cannot be derived.
-    public static func warnings(planID: String, application: EntityRef, carriesSessions: Bool) -> [MappingWarning] {
+    /// The plan-level warnings for an application's devices with `profile`: a changed PHY version, RX2 that
+    /// is not TTN's SF9 for carried sessions, MAC parameters that cannot be derived.
+    public static func warnings(profile: DeviceRadioProfile, application: EntityRef, carriesSessions: Bool) -> [MappingWarning] {
+        let planID = profile.frequencyPlanID
         var warnings: [MappingWarning] = []
         let subject = "devices of application \"\(application.v2ID)\" (plan \(planID))"
         if case .adjusted(let version, let bandID) = phyChoice(planID: planID) {
@@ -77,7 +77,6 @@ public enum BandRules {
                 "\(subject): band \(bandID) has no regional parameters \(V3Bands.canonicalName(preferredPHYVersion)) in v3, so they get \(version.rawValue), the closest it has (a Network Server answers no_band_version otherwise). Check the devices' firmware matches it"))
         }
         guard carriesSessions else { return warnings }
-        let profile = profile(planID: planID)
         if profile.parameters == nil {
             warnings.append(MappingWarning(
                 .deviceMACStateNotDerived, application,

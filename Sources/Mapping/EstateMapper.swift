@@ -253,7 +253,7 @@ public enum EstateMapper {
         }
         if !result.isEmpty {
             warnings += BandRules.warnings(
-                planID: plan, application: EntityRef(kind: .application, v2ID: v2ApplicationID, v3ID: v3ApplicationID),
+                profile: radio, application: EntityRef(kind: .application, v2ID: v2ApplicationID, v3ID: v3ApplicationID),
                 carriesSessions: result.contains { $0.activation.carriesSession })
         }
         return result

@@ -113,11 +113,18 @@ enum V3NetworkServerMAC {
 
     /// `DeviceDefaultChannels`: the band's channels; with factory presets only those enabled (frequency bands
     /// add the presets they lack).
-    static func defaultChannels(_ band: V3SimBand, factoryPresets: [Double]) -> [V3JSON] {
-        var channels: [(up: Double, down: Double, min: Double, max: Double, enabled: Bool)] = band.uplinkChannels.enumerated().map { index, channel in
+    private typealias Row = (up: Double, down: Double, min: Double, max: Double, enabled: Bool)
+
+    /// The band's uplink channels, each with its downlink channel (round robin over the band's downlinks).
+    private static func bandChannels(_ band: V3SimBand, enabled: Bool) -> [Row] {
+        band.uplinkChannels.enumerated().map { index, channel in
             let down = band.downlinkChannels.isEmpty ? channel.frequency : band.downlinkChannels[index % band.downlinkChannels.count].frequency
-            return (channel.frequency, down, channel.minDataRate, channel.maxDataRate, factoryPresets.isEmpty)
+            return (channel.frequency, down, channel.minDataRate, channel.maxDataRate, enabled)
         }
+    }
+
+    static func defaultChannels(_ band: V3SimBand, factoryPresets: [Double]) -> [V3JSON] {
+        var channels = bandChannels(band, enabled: factoryPresets.isEmpty)
         for frequency in factoryPresets {
             if let index = channels.firstIndex(where: { $0.up == frequency }) {
                 channels[index].enabled = true
@@ -131,10 +138,7 @@ enum V3NetworkServerMAC {
     /// `DeviceDesiredChannels`: the band's channels disabled, then the plan's enabled (frequency bands add the
     /// plan's extra channels with their data rates; mask bands enable the plan's and its standard channel).
     static func desiredChannels(_ band: V3SimBand, _ plan: V3SimPlanChannels) -> [V3JSON] {
-        var channels: [(up: Double, down: Double, min: Double, max: Double, enabled: Bool)] = band.uplinkChannels.enumerated().map { index, channel in
-            let down = band.downlinkChannels.isEmpty ? channel.frequency : band.downlinkChannels[index % band.downlinkChannels.count].frequency
-            return (channel.frequency, down, channel.minDataRate, channel.maxDataRate, false)
-        }
+        var channels = bandChannels(band, enabled: false)
         var enable = plan.uplinkChannels
         if !band.cfListFrequencies, let standard = plan.loraStandardChannel {
             enable.append(V3SimBand.Channel(frequency: standard, minDataRate: 0, maxDataRate: 0))

@@ -77,15 +77,15 @@ public enum V3Bands {
     /// The channels of a plan, or nil when the plan is unknown.
     public static func channels(planID: String) -> V3PlanChannels? { tables.plans[planID] }
 
-    /// The `RP…` name of a PHY version given by any of its names (`PHY_V1_0_2_REV_B` → `RP001_V1_0_2_REV_B`).
+    /// The `RP…`/`TS…` name of a PHY version given by any of its names (`PHY_V1_0_2_REV_B` →
+    /// `RP001_V1_0_2_REV_B`), from the aliases `V3PHYVersion` reads.
     public static func canonicalName(_ version: V3PHYVersion) -> String {
-        let legacy: [String: String] = [
-            "PHY_V1_0": "TS001_V1_0", "PHY_V1_0_1": "TS001_V1_0_1", "PHY_V1_0_2_REV_A": "RP001_V1_0_2",
-            "PHY_V1_0_2_REV_B": "RP001_V1_0_2_REV_B", "PHY_V1_1_REV_A": "RP001_V1_1_REV_A",
-            "PHY_V1_1_REV_B": "RP001_V1_1_REV_B", "PHY_V1_0_3_REV_A": "RP001_V1_0_3_REV_A",
-        ]
-        return legacy[version.rawValue] ?? version.rawValue
+        rpNames[V3PHYVersion(name: version.rawValue).rawValue] ?? version.rawValue
     }
+
+    private static let rpNames: [String: String] = Dictionary(
+        V3PHYVersion.aliases.filter { $0.key.hasPrefix("RP") || $0.key.hasPrefix("TS") }.map { ($0.value, $0.key) },
+        uniquingKeysWith: { first, _ in first })
 
     private struct Tables {
         var order: [String]

@@ -129,42 +129,31 @@ public struct V3MACState: Codable, Hashable, Sendable {
 
 /// The MAC parameters the Network Server derives from a band and a frequency plan.
 ///
-/// The same rules as lorawan-stack `pkg/networkserver/mac/utils.go` (`DeviceDefaultChannels`,
-/// `DeviceDesiredChannels`, `DeviceDesiredRX2…`): the band's default channels (enabled unless factory
-/// presets are given), then the plan's channels (frequency bands add or replace channels, channel-mask
-/// bands only enable the band's); RX2 from the plan over the band.
+/// The same rules as lorawan-stack `pkg/networkserver/mac/utils.go` `DeviceDesiredChannels` and
+/// `DeviceDesiredRX2…`: the band's channels, disabled, then the plan's enabled (frequency bands take the
+/// plan's data rates and add its extra channels; channel-mask bands only enable the band's, and the plan's
+/// standard channel); RX2 from the plan over the band.
 public enum V3MACParametersBuilder {
     /// The parameters a device on `plan` ends up with once the NS has configured it (`desired_parameters`).
     public static func desired(band: V3Band.Parameters, plan: V3PlanChannels, rx1Delay: Int) -> V3MACParameters {
-        var channels = defaultChannels(band: band, factoryPresets: [])
-        switch band.cfListType {
-        case .channelMasks:
-            channels = channels.map { channel in
-                var copy = channel
-                copy.enableUplink = false
-                return copy
-            }
-            for planChannel in plan.uplinkChannels {
-                if let index = channels.firstIndex(where: { $0.uplinkFrequency == planChannel.frequency }) {
-                    channels[index].enableUplink = true
-                }
-            }
-            if let standard = plan.loraStandardChannel, let index = channels.firstIndex(where: { $0.uplinkFrequency == standard }) {
+        var channels = band.uplinkChannels.enumerated().map { index, channel in
+            V3MACChannel(
+                uplinkFrequency: channel.frequency,
+                downlinkFrequency: band.downlinkChannels[index % max(1, band.downlinkChannels.count)].frequency,
+                minDataRateIndex: channel.minDataRate, maxDataRateIndex: channel.maxDataRate, enableUplink: false)
+        }
+        var enabled = plan.uplinkChannels
+        if band.cfListType == .channelMasks, let standard = plan.loraStandardChannel {
+            enabled.append(V3BandChannel(frequency: standard, minDataRate: 0, maxDataRate: 0))
+        }
+        for (position, planChannel) in enabled.enumerated() {
+            if let index = channels.firstIndex(where: { $0.uplinkFrequency == planChannel.frequency }) {
                 channels[index].enableUplink = true
-            }
-        case .frequencies:
-            channels = channels.map { channel in
-                var copy = channel
-                copy.enableUplink = false
-                return copy
-            }
-            for (position, planChannel) in plan.uplinkChannels.enumerated() {
-                if let index = channels.firstIndex(where: { $0.uplinkFrequency == planChannel.frequency }) {
+                if band.cfListType == .frequencies {
                     channels[index].minDataRateIndex = planChannel.minDataRate
                     channels[index].maxDataRateIndex = planChannel.maxDataRate
-                    channels[index].enableUplink = true
-                    continue
                 }
+            } else if band.cfListType == .frequencies {
                 let downlink = position < plan.downlinkChannels.count ? plan.downlinkChannels[position].frequency : planChannel.frequency
                 channels.append(V3MACChannel(
                     uplinkFrequency: planChannel.frequency, downlinkFrequency: downlink,
@@ -175,27 +164,6 @@ public enum V3MACParametersBuilder {
             maxEIRP: band.defaultMaxEIRP, adrNbTrans: 1, rx1Delay: rx1Delay,
             rx2DataRateIndex: plan.rx2DefaultDataRate ?? band.rx2DataRateIndex,
             rx2Frequency: plan.rx2Frequency ?? band.rx2Frequency, channels: channels)
-    }
-
-    /// `DeviceDefaultChannels`: the band's uplink channels, each with its downlink channel; with factory
-    /// presets only those are enabled (and, on frequency bands, the missing ones are added).
-    public static func defaultChannels(band: V3Band.Parameters, factoryPresets: [UInt64]) -> [V3MACChannel] {
-        var channels = band.uplinkChannels.enumerated().map { index, channel in
-            V3MACChannel(
-                uplinkFrequency: channel.frequency,
-                downlinkFrequency: band.downlinkChannels[index % max(1, band.downlinkChannels.count)].frequency,
-                minDataRateIndex: channel.minDataRate, maxDataRateIndex: channel.maxDataRate, enableUplink: factoryPresets.isEmpty)
-        }
-        for frequency in factoryPresets {
-            if let index = channels.firstIndex(where: { $0.uplinkFrequency == frequency }) {
-                channels[index].enableUplink = true
-            } else if band.cfListType == .frequencies {
-                channels.append(V3MACChannel(
-                    uplinkFrequency: frequency, downlinkFrequency: frequency, minDataRateIndex: 0,
-                    maxDataRateIndex: band.maxADRDataRateIndex, enableUplink: true))
-            }
-        }
-        return channels
     }
 }
 
@@ -214,21 +182,18 @@ extension KeyedEncodingContainer {
 extension KeyedDecodingContainer {
     func decodeDecimal(forKey key: Key) throws -> UInt64? {
         if let number = try? decodeIfPresent(UInt64.self, forKey: key) { return number }
-        guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
-        guard let number = UInt64(text) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an unsigned integer: \"\(text)\"")
-        }
-        return number
+        return try decodeIfPresent(String.self, forKey: key).map { try decimal($0, forKey: key) }
     }
 
     func decodeDecimals(forKey key: Key) throws -> [UInt64]? {
         if let numbers = try? decodeIfPresent([UInt64].self, forKey: key) { return numbers }
-        guard let texts = try decodeIfPresent([String].self, forKey: key) else { return nil }
-        return try texts.map { text in
-            guard let number = UInt64(text) else {
-                throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an unsigned integer: \"\(text)\"")
-            }
-            return number
+        return try decodeIfPresent([String].self, forKey: key)?.map { try decimal($0, forKey: key) }
+    }
+
+    private func decimal(_ text: String, forKey key: Key) throws -> UInt64 {
+        guard let number = UInt64(text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "not an unsigned integer: \"\(text)\"")
         }
+        return number
     }
 }

@@ -138,14 +138,14 @@ struct PlanFamilyDeviceTests {
 
     @Test func plansWithAChangedVersionOrSF12RX2AreWarnedOnce() {
         let application = EntityRef(kind: .application, v2ID: "my_app", v3ID: "my-app")
-        let ru = BandRules.warnings(planID: "RU_864_870_TTN", application: application, carriesSessions: true)
+        let ru = BandRules.warnings(profile: BandRules.profile(planID: "RU_864_870_TTN"), application: application, carriesSessions: true)
         #expect(ru.map(\.code) == [.devicePHYVersionAdjusted])
         #expect(ru.first?.message.contains("PHY_V1_0_3_REV_A") == true)
-        let euSF12 = BandRules.warnings(planID: "EU_863_870", application: application, carriesSessions: true)
+        let euSF12 = BandRules.warnings(profile: BandRules.profile(planID: "EU_863_870"), application: application, carriesSessions: true)
         #expect(euSF12.map(\.code) == [.deviceRX2NotTTN])
         #expect(euSF12.first?.message.contains("EU_863_870_TTN") == true)
-        #expect(BandRules.warnings(planID: "EU_863_870", application: application, carriesSessions: false).isEmpty)
-        #expect(BandRules.warnings(planID: "EU_863_870_TTN", application: application, carriesSessions: true).isEmpty)
+        #expect(BandRules.warnings(profile: BandRules.profile(planID: "EU_863_870"), application: application, carriesSessions: false).isEmpty)
+        #expect(BandRules.warnings(profile: BandRules.profile(planID: "EU_863_870_TTN"), application: application, carriesSessions: true).isEmpty)
         // AS923 groups 2–4 exist only from RP002 on: the closest newer version is chosen.
         #expect(BandRules.phyChoice(planID: "AS_923_2") == .adjusted(V3PHYVersion(rawValue: "RP002_V1_0_1"), bandID: "AS_923_2"))
         #expect(BandRules.phyChoice(planID: "IL_917_920_TTN") == .adjusted(V3PHYVersion(rawValue: "RP002_V1_0_3"), bandID: "AS_923_4"))
