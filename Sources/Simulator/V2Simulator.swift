@@ -39,7 +39,7 @@ public enum V2SimulatorError: Error, Hashable, CustomStringConvertible, Localize
     public var errorDescription: String? { description }
 }
 
-/// The TTN v2 account server and handlers, simulated from an estate file (`V2Estate`), read-only.
+/// The TTN v2 account server and handlers, simulated from an estate file (`V2Estate`).
 ///
 /// One server serves both: the account server under `/api/v2` and handler `<name>` under
 /// `/handlers/<name>`, so with a server on port P the account server URL is
@@ -59,11 +59,13 @@ public enum V2SimulatorError: Error, Hashable, CustomStringConvertible, Localize
 /// `Bearer <token>` (rights: the application's `rights` in the estate) or `Key <access key>` (scheme
 /// case-insensitive; the key must be one of that application's keys; rights: the key's). Checked in
 /// the handler's order: credential (401), rate limit (429), right (403), application on this handler
-/// (404). Errors are grpc-gateway's `{"code": <gRPC status code>, "error": "<message>"}`: 16
+/// (404). `POST|PUT /applications/{app}/devices/{dev}` (SetDevice, needs `devices`) changes a device
+/// under the read-only rules of v2 since 2021 (`V2HandlerDevices`): only keys, address and frame counters
+/// may change, which is what the cut-over's key clearing needs. Errors are grpc-gateway's `{"code": <gRPC status code>, "error": "<message>"}`: 16
 /// unauthenticated, 7 permission denied, 5 not found, 8 resource exhausted, 3 invalid argument,
 /// 12 unimplemented, with the matching HTTP status.
 ///
-/// Every other method is refused (405): the simulator is read-only.
+/// Every other write is refused: 405 on the account server, gRPC 12 (unimplemented) on the handler.
 public final class V2Simulator: SimulatedAPI, Sendable {
     public let estate: V2Estate
     public let options: V2SimulatorOptions
@@ -73,6 +75,7 @@ public final class V2Simulator: SimulatedAPI, Sendable {
     private let handlers: [String: [String: HandlerApplication]]
     private let applications: [String: V2Estate.Application]
     private let limiters = SimLocked<[String: SimRateLimiter]>([:])
+    private let devices: V2HandlerDevices
 
     private struct AccountBodies {
         var me: Data
@@ -93,9 +96,6 @@ public final class V2Simulator: SimulatedAPI, Sendable {
 
     private struct HandlerApplication {
         var application: Data
-        var deviceIDs: [String]
-        var full: [String: Data]
-        var listed: [Data]
     }
 
     public init(estate: V2Estate, token: String, options: V2SimulatorOptions = V2SimulatorOptions()) throws(V2SimulatorError) {
@@ -107,6 +107,7 @@ public final class V2Simulator: SimulatedAPI, Sendable {
         var applications: [String: V2Estate.Application] = [:]
         var applicationBodies: [String: ApplicationBodies] = [:]
         var handlers: [String: [String: HandlerApplication]] = [:]
+        var handlerDevices: [String: [(id: String, full: V2JSON)]] = [:]
         for application in estate.applications {
             applications[application.id] = application
             let json = application.json
@@ -116,12 +117,8 @@ public final class V2Simulator: SimulatedAPI, Sendable {
                 accessKeys: (json["access_keys"] ?? .array([])).data, rights: (json["rights"] ?? .array([])).data
             )
             if let handler = application.handler {
-                var full: [String: Data] = [:]
-                for device in handler.devices { full[device.id] = device.full.data }
-                handlers[handler.name, default: [:]][application.id] = HandlerApplication(
-                    application: handler.application.data, deviceIDs: handler.devices.map(\.id), full: full,
-                    listed: handler.devices.map(\.listed.data)
-                )
+                handlers[handler.name, default: [:]][application.id] = HandlerApplication(application: handler.application.data)
+                handlerDevices[application.id] = handler.devices.map { (id: $0.id, full: $0.full) }
             }
         }
         var gatewayBodies: [String: (gateway: Data, collaborators: Data)] = [:]
@@ -138,6 +135,12 @@ public final class V2Simulator: SimulatedAPI, Sendable {
         )
         self.applications = applications
         self.handlers = handlers
+        devices = V2HandlerDevices(applications: handlerDevices)
+    }
+
+    /// A device as the handler holds it now, as JSON (nil if unknown): what SetDevice left.
+    public func storedDevice(application: String, device: String) -> Data? {
+        devices.fullBody(application: application, device: device)
     }
 
     /// Loads the estate file and creates the simulator. Throws `V2EstateError` or `V2SimulatorError`.
@@ -251,8 +254,9 @@ public final class V2Simulator: SimulatedAPI, Sendable {
         guard let served = handlers[handlerName] else {
             return Self.handlerError(.notFound, "no v2 handler \"\(handlerName)\" in this simulator; its handlers: \(estate.handlerNames.joined(separator: ", "))")
         }
-        guard request.method == "GET" else {
-            return Self.handlerError(.unimplemented, "the v2 simulator is read-only: \(request.method) \(request.path) is not served")
+        let isSetDevice = ["POST", "PUT"].contains(request.method) && route.count == 5
+        guard request.method == "GET" || isSetDevice else {
+            return Self.handlerError(.unimplemented, "the v2 simulator serves GET and SetDevice only: \(request.method) \(request.path) is not served")
         }
         let applicationID = route[2]
         // validateTTNAuthAppContext: a token, or a key exchanged for a token of that application.
@@ -299,16 +303,26 @@ public final class V2Simulator: SimulatedAPI, Sendable {
         case 3:
             return Self.json(application.application)
         case 4:
-            return deviceList(application, query: request.query)
+            return deviceList(applicationID, query: request.query)
+        case _ where request.method != "GET":
+            do {
+                try devices.set(application: applicationID, device: route[4], body: request.body)
+                return Self.json(Data("{}".utf8))
+            } catch {
+                switch error {
+                case .invalidArgument(let message): return Self.handlerError(.invalidArgument, message)
+                case .permissionDenied(let message): return Self.handlerError(.permissionDenied, message)
+                }
+            }
         default:
-            guard let body = application.full[route[4]] else {
+            guard let body = devices.fullBody(application: applicationID, device: route[4]) else {
                 return Self.handlerError(.notFound, "Device \"\(route[4])\" not found in application \"\(applicationID)\"")
             }
             return Self.json(body)
         }
     }
 
-    private func deviceList(_ application: HandlerApplication, query: [String: String]) -> SimResponse {
+    private func deviceList(_ applicationID: String, query: [String: String]) -> SimResponse {
         var paging: [String: Int] = [:]
         for name in ["limit", "offset"] {
             let text = query[name] ?? ""
@@ -321,11 +335,7 @@ public final class V2Simulator: SimulatedAPI, Sendable {
             }
             paging[name] = value
         }
-        let total = application.listed.count
-        let offset = min(paging["offset"] ?? 0, total)
-        let limit = paging["limit"] ?? 0
-        let end = limit == 0 ? total : min(total, offset + limit)
-        let page = application.listed[offset..<end]
+        let (total, page) = devices.listedPage(application: applicationID, offset: paging["offset"] ?? 0, limit: paging["limit"] ?? 0)
         var body: Data
         if page.isEmpty {
             body = Data("{}".utf8)

@@ -43,7 +43,7 @@ actor RequestPacer {
     }
 }
 
-/// GETs JSON from v2 with retries on 429, 5xx and dropped connections (v2 reads are idempotent).
+/// Talks to v2 with retries on 429, 5xx and dropped connections (v2 reads and SetDevice are idempotent).
 struct V2Transport: Sendable {
     let http: HTTPClient
     let retry: RetryPolicy
@@ -65,7 +65,13 @@ struct V2Transport: Sendable {
     func getResponse(
         url: String, credential: V2Credential, entity: String, pacer: RequestPacer?, paceKeys: [String]
     ) async throws -> HTTPResponse {
-        let request = HTTPRequest(method: "GET", url: url, headers: [credential.header])
+        try await send(HTTPRequest(method: "GET", url: url, headers: [credential.header]), entity: entity, pacer: pacer, paceKeys: paceKeys)
+    }
+
+    /// Sends a request that is safe to repeat (a GET, or SetDevice's full replace), retrying 429, 5xx
+    /// and dropped connections; other error statuses become `V2ClientError`.
+    func send(_ request: HTTPRequest, entity: String, pacer: RequestPacer?, paceKeys: [String]) async throws -> HTTPResponse {
+        let url = request.url
         var attempt = 0
         while true {
             attempt += 1

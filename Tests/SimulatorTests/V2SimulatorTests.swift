@@ -75,8 +75,8 @@ struct V2TestClient: Sendable {
         return try await http.send(HTTPRequest(method: "GET", url: base + path, headers: headers))
     }
 
-    func send(_ method: String, _ path: String) async throws -> HTTPResponse {
-        try await http.send(HTTPRequest(method: method, url: base + path, headers: [(name: "Authorization", value: "Bearer \(v2TestToken)")], body: Data("{}".utf8)))
+    func send(_ method: String, _ path: String, body: String = "{}", auth: String = "Bearer \(v2TestToken)") async throws -> HTTPResponse {
+        try await http.send(HTTPRequest(method: method, url: base + path, headers: [(name: "Authorization", value: auth)], body: Data(body.utf8)))
     }
 }
 
@@ -178,15 +178,131 @@ struct V2SimulatorTests {
         }
     }
 
-    @Test("the simulator is read-only")
+    @Test("the account server is read-only; the handler serves no write but SetDevice")
     func readOnly() async throws {
         try await withV2Simulator { _, client in
             let post = try await client.send("POST", "/api/v2/applications")
             #expect(post.status == 405)
             #expect(post.jsonObject?["code"] as? Int == 405)
-            let put = try await client.send("PUT", "/handlers/eu/applications/app-one/devices/dev-a")
-            #expect(put.status == 405)
-            #expect(put.jsonObject?["code"] as? Int == 12)
+            let delete = try await client.send("DELETE", "/handlers/eu/applications/app-one/devices/dev-a")
+            #expect(delete.status == 405)
+            #expect(delete.jsonObject?["code"] as? Int == 12)
+            let putApplication = try await client.send("PUT", "/handlers/eu/applications/app-one")
+            #expect(putApplication.jsonObject?["code"] as? Int == 12)
+        }
+    }
+
+    // MARK: SetDevice (read-only v2: keys, address and counters only)
+
+    /// dev-a as stored, with its session cleared the way the cut-over sends it.
+    static let devAClearedBody = #"""
+    {"app_id": "app-one", "dev_id": "dev-a", "description": "first", "lorawan_device": {"app_id": "app-one", "dev_id": "dev-a",
+     "app_eui": "70B3D57ED0000001", "dev_eui": "0004A30B00000001", "dev_addr": "", "nwk_s_key": "", "app_s_key": "", "app_key": "",
+     "f_cnt_up": 70000, "f_cnt_down": 12, "uses32_bit_f_cnt": true}}
+    """#
+
+    @Test("SetDevice clears keys and address given as empty; counters and last_seen stay; the list follows")
+    func setDeviceClearsKeys() async throws {
+        try await withV2Simulator { running, client in
+            let path = "/handlers/eu/applications/app-one/devices/dev-a"
+            let put = try await client.send("PUT", path, body: Self.devAClearedBody, auth: "Key ttn-account-v2.full-key-one")
+            #expect(put.status == 200, "\(put.text)")
+            let read = try await client.get(path)
+            let lorawan = read.jsonObject?["lorawan_device"] as? [String: Any]
+            // A cleared key reads back as "" (AES128Key.String() of the zero key).
+            for field in ["nwk_s_key", "app_s_key", "dev_addr", "app_key"] { #expect(lorawan?[field] as? String ?? "" == "", "\(field)") }
+            #expect(lorawan?["f_cnt_up"] as? Int == 70000)
+            #expect(lorawan?["f_cnt_down"] as? Int == 12)
+            #expect(lorawan?["last_seen"] as? String == "1625140800000000000")
+            #expect(read.jsonObject?["description"] as? String == "first")
+            #expect(running.simulator.storedDevice(application: "app-one", device: "dev-a") == read.body)
+            let list = try await client.get("/handlers/eu/applications/app-one/devices")
+            #expect(!list.text.contains("26011A01"))
+            #expect(list.text.contains("dev-b"))
+            // The same body again is the same device (SetDevice is idempotent).
+            let again = try await client.send("POST", path, body: Self.devAClearedBody)
+            #expect(again.status == 200)
+            #expect(try await client.get(path).body == read.body)
+        }
+    }
+
+    @Test("SetDevice clears an OTAA device's AppKey; keys left out keep their value")
+    func setDeviceKeepsOmittedKeys() async throws {
+        try await withV2Simulator { _, client in
+            let path = "/handlers/eu/applications/app-one/devices/dev-b"
+            let keep = #"{"lorawan_device": {"app_eui": "70B3D57ED0000001", "dev_eui": "0004A30B00000002"}}"#
+            let kept = try await client.send("PUT", path, body: keep)
+            #expect(kept.status == 200)
+            let afterKeep = try await client.get(path)
+            #expect(afterKeep.text.contains("33333333333333333333333333333333"))
+            let clear = #"{"lorawan_device": {"app_eui": "70B3D57ED0000001", "dev_eui": "0004A30B00000002", "app_key": ""}}"#
+            let cleared = try await client.send("PUT", path, body: clear)
+            #expect(cleared.status == 200)
+            let afterClear = try await client.get(path)
+            #expect(!afterClear.text.contains("33333333333333333333333333333333"))
+        }
+    }
+
+    @Test("read-only v2 refuses any other change and any new device with gRPC 7")
+    func setDeviceRefusesOtherChanges() async throws {
+        try await withV2Simulator { running, client in
+            let path = "/handlers/eu/applications/app-one/devices/dev-a"
+            let before = running.simulator.storedDevice(application: "app-one", device: "dev-a")
+            let refusals = [
+                Self.devAClearedBody.replacingOccurrences(of: #""description": "first""#, with: #""description": "changed""#),
+                Self.devAClearedBody.replacingOccurrences(of: "0004A30B00000001", with: "0004A30B000000FF"),
+                Self.devAClearedBody.replacingOccurrences(of: #""uses32_bit_f_cnt": true"#, with: #""uses32_bit_f_cnt": false"#),
+                Self.devAClearedBody.replacingOccurrences(of: #""description": "first","#, with: #""description": "first", "latitude": 52.1,"#),
+            ]
+            for body in refusals {
+                let refused = try await client.send("PUT", path, body: body)
+                #expect(refused.status == 403, "\(body)")
+                #expect(refused.jsonObject?["code"] as? Int == 7)
+                #expect((refused.jsonObject?["error"] as? String)?.hasPrefix("V2 clusters are now read-only") == true)
+            }
+            let created = try await client.send("PUT", "/handlers/eu/applications/app-one/devices/dev-new", body: #"{"lorawan_device": {}}"#)
+            #expect(created.status == 403)
+            #expect(created.jsonObject?["code"] as? Int == 7)
+            #expect(running.simulator.storedDevice(application: "app-one", device: "dev-a") == before)
+            #expect(running.simulator.storedDevice(application: "app-one", device: "dev-new") == nil)
+        }
+    }
+
+    @Test("SetDevice with bad JSON, no LoRaWAN device, bad hex, bad counters or another ID is gRPC 3")
+    func setDeviceInvalidArguments() async throws {
+        try await withV2Simulator { running, client in
+            let path = "/handlers/eu/applications/app-one/devices/dev-a"
+            let before = running.simulator.storedDevice(application: "app-one", device: "dev-a")
+            let bodies = [
+                #"{"lorawan_device": {"#,
+                #"[]"#,
+                #"{"dev_id": "dev-a"}"#,
+                #"{"lorawan_device": {"app_key": "0011"}}"#,
+                #"{"lorawan_device": {"nwk_s_key": "ZZ111111111111111111111111111111"}}"#,
+                #"{"lorawan_device": {"f_cnt_up": -1}}"#,
+                #"{"lorawan_device": {"f_cnt_down": 4294967296}}"#,
+                #"{"dev_id": "dev-b", "lorawan_device": {}}"#,
+            ]
+            for body in bodies {
+                let refused = try await client.send("PUT", path, body: body)
+                #expect(refused.status == 400, "\(body): \(refused.text)")
+                #expect(refused.jsonObject?["code"] as? Int == 3)
+            }
+            #expect(running.simulator.storedDevice(application: "app-one", device: "dev-a") == before)
+        }
+    }
+
+    @Test("SetDevice needs a credential with the devices right on that application")
+    func setDeviceAuth() async throws {
+        try await withV2Simulator { running, client in
+            let path = "/handlers/eu/applications/app-one/devices/dev-a"
+            let before = running.simulator.storedDevice(application: "app-one", device: "dev-a")
+            #expect(try await client.send("PUT", path, body: Self.devAClearedBody, auth: "Bearer wrong").status == 401)
+            let weak = try await client.send("PUT", path, body: Self.devAClearedBody, auth: "Key ttn-account-v2.messages-key-one")
+            #expect(weak.status == 403)
+            #expect(weak.text == #"{"code":7,"error":"No \"devices\" rights to Application \"app-one\""}"#)
+            #expect(try await client.send("PUT", path, body: Self.devAClearedBody, auth: "Key ttn-account-v2.key-two").status == 401)
+            #expect(running.simulator.storedDevice(application: "app-one", device: "dev-a") == before)
         }
     }
 
