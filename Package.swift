@@ -41,6 +41,7 @@ let package = Package(
             name: "Executor",
             dependencies: ["Plan", "Journal", "V3Client", "V3Model", "HTTP", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(name: "Cutover", dependencies: ["Plan", "Mapping", "Journal", "Executor", "V2Model", "V2Client", "V3Model", "V3Client", "HTTP"]),
         .target(name: "Report", dependencies: ["Plan", "Mapping", "V3Model", "V3Client", "HTTP"]),
         .target(
             name: "Simulator",
@@ -54,7 +55,7 @@ let package = Package(
             name: "TTNMigrateCLI",
             dependencies: [
                 "HTTP", "V2Model", "V2Client", "V3Model", "V3Client", "Mapping", "Plan", "Journal",
-                "Executor", "Report", "Simulator",
+                "Executor", "Report", "Cutover", "Simulator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -76,7 +77,7 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "HTTP", "ReferenceData"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TTNMigrateCLI", "Simulator", "HTTP", "V2Model", "Journal", "Executor", "Plan"],
+            dependencies: ["TTNMigrateCLI", "Simulator", "HTTP", "V2Model", "Journal", "Executor", "Plan", "Cutover"],
             resources: [.copy("Golden")]
         ),
     ],

@@ -5,7 +5,7 @@ import Foundation
 ///
 /// `next()` may hand out more items once earlier work finished (a DAG unlocking its dependents), so it is
 /// asked again after each completion. The one scheduling loop of `run` and `rollback` (DESIGN.md §7).
-func runBounded<Item: Sendable>(
+public func runBounded<Item: Sendable>(
     concurrency: Int, stop: StopSignal, next: @Sendable () async -> Item?, work: @escaping @Sendable (Item) async throws -> Void
 ) async throws {
     try await withThrowingTaskGroup(of: Void.self) { group in

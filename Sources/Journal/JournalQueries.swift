@@ -174,7 +174,7 @@ extension JournalStore {
     }
 
     /// Runs a read after committing waiting changes; maps database errors to journal errors.
-    private func read<T>(_ body: (Database) throws -> T) throws -> T {
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
         try flushBeforeRead()
         guard let pool = currentPool() else { throw JournalError.closed(path: path) }
         do {

@@ -32,7 +32,7 @@ public actor JournalStore {
 
     private var pool: DatabasePool?
     private var lock: JournalLock?
-    private let options: JournalOptions
+    let options: JournalOptions
     /// State and attempts of every step: the truth, since this process is the journal's only writer.
     private var steps: [String: CachedStep]
     private var pending: [StepChange] = []
@@ -523,13 +523,13 @@ public actor JournalStore {
         case skipped(reason: String)
     }
 
-    private func requireWritable() throws {
+    func requireWritable() throws {
         if isReadOnly { throw JournalError.readOnly(path: path) }
         if let failure { throw failure }
         if pool == nil { throw JournalError.closed(path: path) }
     }
 
-    private func requireRun() throws -> Int64 {
+    func requireRun() throws -> Int64 {
         guard let currentRun else { throw JournalError.noRunStarted(path: path) }
         return currentRun
     }
@@ -583,7 +583,7 @@ public actor JournalStore {
 
     /// Runs one write transaction, counting it for fault injection; a failure poisons the store.
     @discardableResult
-    private func performWrite<T>(_ body: (Database) throws -> T) throws -> T {
+    func performWrite<T>(_ body: (Database) throws -> T) throws -> T {
         if let failure { throw failure }
         guard let pool else { throw JournalError.closed(path: path) }
         writeNumber += 1

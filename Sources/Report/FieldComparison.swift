@@ -49,6 +49,7 @@ public enum FieldComparison {
         let expectedZero = isZero(expected)
         let actualZero = isZero(actual)
         if expectedZero && actualZero { return }
+        if isFrameCounter(path), case .number(let count)? = actual, count >= expectedCount(expected) { return }
 
         if isSecret(path), isScalar(expected) || expectedZero, isScalar(actual) || actualZero {
             if expectedZero {
@@ -96,6 +97,17 @@ public enum FieldComparison {
                 expected: expectedZero ? .none : shown(expected!, path: path),
                 actual: actualZero ? .none : shown(actual!, path: path)))
         }
+    }
+
+    /// Session frame counters only go up once a device runs on v3 (and `cutover` raises them to v2's
+    /// final counters), so a v3 counter at or above the migrated one is as intended.
+    static func isFrameCounter(_ path: String) -> Bool {
+        ["session.last_f_cnt_up", "session.last_n_f_cnt_down", "session.last_a_f_cnt_down"].contains(path)
+    }
+
+    private static func expectedCount(_ value: V3JSONValue?) -> Double {
+        if case .number(let count)? = value { return count }
+        return 0
     }
 
     /// A value as shown: key material inside it replaced by `(value hidden)`.

@@ -99,26 +99,14 @@ struct RollbackRunner {
         self.environment = environment
     }
 
-    /// The frozen v2 estate kept beside the journal by `run`.
-    var frozenSnapshotPath: String { MigrationRunner.frozenSnapshotPath(journal: settings.journalPath) }
-
-    /// The target the configuration names (the journal must be bound to it).
-    func target() throws -> JournalTarget {
-        let endpoints = try configuration.endpoints()
-        guard let owner = configuration.target.owner else {
-            throw ConfigurationError.missing(key: "target.owner", hint: "`{ user: ID }` or `{ organization: ID }`")
-        }
-        return JournalTarget(identityServerURL: endpoints.identityServer, ownerKind: owner.kind == "user" ? .user : .organization, ownerID: owner.id)
+    var context: JournalPlanContext {
+        JournalPlanContext(configuration: configuration, journalPath: settings.journalPath, command: "rollback")
     }
 
     /// The dry run: reads the journal without changing it and lists what `--force` would delete.
     func preview() async throws -> Preview {
-        let target = try target()
-        let store = try JournalStore.openForReading(at: settings.journalPath, options: settings.journalOptions)
+        let store = try context.openForReading(options: settings.journalOptions)
         do {
-            guard store.target == target else {
-                throw JournalError.targetMismatch(path: settings.journalPath, journal: store.target, requested: target)
-            }
             let rollback = try await rollbackPlan(store)
             try await store.close()
             return Preview(rollback: rollback, target: store.target, migrationTag: store.migrationTag, warnings: store.warnings.map(\.message))
@@ -131,15 +119,9 @@ struct RollbackRunner {
     /// Deletes what the journal created and records it. Nothing to undo: no request is sent and the
     /// journal is not written.
     func execute(stop: StopSignal, events: @escaping @Sendable (UndoEvent) -> Void) async throws -> Outcome {
-        let target = try target()
+        let target = try context.target()
         // Refuses a missing, never-bound or foreign journal before opening for writing could bind it.
-        let reader = try JournalStore.openForReading(at: settings.journalPath, options: settings.journalOptions)
-        let boundTarget = reader.target
-        try await reader.close()
-        guard boundTarget == target else {
-            throw JournalError.targetMismatch(path: settings.journalPath, journal: boundTarget, requested: target)
-        }
-        let store = try JournalStore.open(at: settings.journalPath, target: target, options: settings.journalOptions)
+        let store = try await context.openForWriting(options: settings.journalOptions)
         do {
             let outcome = try await execute(store: store, target: target, stop: stop, events: events)
             try await store.close()
@@ -164,7 +146,7 @@ struct RollbackRunner {
         let client = V3Client(http: http, endpoints: endpoints, apiKey: apiKey)
         try await checkKeyOwner(client: client, target: target)
 
-        try await store.startRun(RunInfo(toolVersion: ToolInfo.version, commandLine: settings.commandLine, snapshotPath: frozenSnapshotPath))
+        try await store.startRun(RunInfo(toolVersion: ToolInfo.version, commandLine: settings.commandLine, snapshotPath: context.frozenSnapshotPath))
         let undoer = Undoer(
             client: client, ledger: JournalLedger(store: store, steps: []),
             options: UndoOptions(concurrency: settings.concurrency, retry: settings.retry, requestTimeout: settings.requestTimeout))
@@ -183,11 +165,7 @@ struct RollbackRunner {
 
     /// The undo of every done step of the journal, against the plan rebuilt as `run` builds it.
     private func rollbackPlan(_ store: JournalStore) async throws -> RollbackPlan {
-        guard FileManager.default.fileExists(atPath: frozenSnapshotPath) else {
-            throw RollbackError.frozenEstateMissing(path: frozenSnapshotPath, journal: settings.journalPath)
-        }
-        let estate = try SnapshotFile.read(path: frozenSnapshotPath)
-        let plan = try Planner.plan(snapshot: estate, options: try configuration.mappingOptions(runTag: store.migrationTag))
+        let (_, plan) = try context.rebuildPlan(store)
         return try RollbackPlan.build(plan: plan, journalSteps: try await store.steps(), apiKeys: try await store.apiKeys())
     }
 
@@ -214,14 +192,10 @@ struct RollbackRunner {
 
 /// Why `rollback` did not start. Exit code 2; nothing was deleted.
 enum RollbackError: Error, CustomStringConvertible {
-    case frozenEstateMissing(path: String, journal: String)
     case keyOfAnotherAccount(keyOwner: String, target: JournalTarget)
 
     var description: String {
         switch self {
-        case .frozenEstateMissing(let path, let journal):
-            return "the v2 estate frozen beside journal \(journal) is missing (\(path)); rollback rebuilds the deletions from it: "
-                + "restore the file from a backup (it is written by the journal's first `ttn-migrate run`); nothing was deleted"
         case .keyOfAnotherAccount(let keyOwner, let target):
             return "the v3 API key belongs to \(keyOwner), but this journal's entities are owned by \(target.ownerKind.rawValue) \(target.ownerID): "
                 + "to another account's key v3 answers \"no rights\", which looks the same as \"already deleted\"; "

@@ -207,7 +207,7 @@ public struct V2Reader: Sendable {
         }
     }
 
-    private static func clientKey(_ credential: V2Credential, application: String) -> String {
+    static func clientKey(_ credential: V2Credential, application: String) -> String {
         switch credential {
         case .bearer: return "bearer"
         case .accessKey: return "key:" + application

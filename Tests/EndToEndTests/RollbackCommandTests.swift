@@ -407,7 +407,7 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
             let result = await fixture.rollback(force: force)
             #expect(result.code == 2)
             #expect(result.err == "error: the v2 estate frozen beside journal \(fixture.journal) is missing (\(fixture.journal).v2-snapshot.json); "
-                + "rollback rebuilds the deletions from it: restore the file from a backup (it is written by the journal's first `ttn-migrate run`); nothing was deleted")
+                + "rollback rebuilds the migration's plan from it: restore the file from a backup (it is written by the journal's first `ttn-migrate run`); nothing was changed")
         }
         #expect(fixture.deleteRequests.isEmpty)
 
