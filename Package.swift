@@ -42,7 +42,7 @@ let package = Package(
             dependencies: ["Plan", "Journal", "V3Client", "V3Model", "HTTP", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "Cutover", dependencies: ["Plan", "Mapping", "Journal", "Executor", "V2Model", "V2Client", "V3Model", "V3Client", "HTTP"]),
-        .target(name: "Report", dependencies: ["Plan", "Mapping", "V3Model", "V3Client", "HTTP"]),
+        .target(name: "Report", dependencies: ["Plan", "Mapping", "Journal", "V3Model", "V3Client", "HTTP"]),
         .target(
             name: "Simulator",
             dependencies: [
