@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "HTTP", "ReferenceData"]),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TTNMigrateCLI", "Simulator", "HTTP", "V2Model", "Journal", "Executor", "Plan", "Cutover"],
+            dependencies: ["TTNMigrateCLI", "Simulator", "HTTP", "V2Model", "V3Model", "Journal", "Executor", "Plan", "Cutover"],
             resources: [.copy("Golden")]
         ),
     ],

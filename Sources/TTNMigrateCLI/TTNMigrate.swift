@@ -12,7 +12,7 @@ public struct TTNMigrate: AsyncParsableCommand {
             Secrets (v2 token, v3 API key) are read from the environment or files named in the configuration.
             """,
         version: "ttn-migrate \(ToolInfo.version)",
-        subcommands: [Snapshot.self, Plan.self, Run.self, Status.self, Keys.self, Diff.self, Cutover.self, ExportMap.self, Rollback.self, Demo.self, Simulate.self, Bench.self]
+        subcommands: [Snapshot.self, Plan.self, Run.self, Status.self, Keys.self, Diff.self, Cutover.self, ExportMap.self, ExportDevices.self, Rollback.self, Demo.self, Simulate.self, Bench.self]
     )
 
     public init() {}
