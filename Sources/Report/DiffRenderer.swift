@@ -244,76 +244,8 @@ public enum DiffRenderer {
 
     // MARK: HTML
 
-    /// One self-contained HTML5 file (inline style, no script, nothing fetched): scope, summary, a table of
-    /// every entity with its differing fields, a table of the skipped entities. Every text is escaped.
-    public static func html(_ diff: MigrationDiff) -> String {
-        let summary = diff.summary
-        var body: [String] = [
-            "<!DOCTYPE html>",
-            "<html lang=\"en\">",
-            "<head>",
-            "<meta charset=\"utf-8\">",
-            "<title>ttn-migrate diff</title>",
-            "<style>",
-            "body{font-family:system-ui,sans-serif;margin:2em;color:#222}",
-            "table{border-collapse:collapse;margin:1em 0}",
-            "th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}",
-            "th{background:#f0f0f0}",
-            "td ul{margin:0;padding-left:1.2em}",
-            "code{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}",
-            "tr.equal td:first-child{color:#1a7f37}",
-            "tr.differs td:first-child{color:#9a6700;font-weight:bold}",
-            "tr.missing-in-v3 td:first-child,tr.only-in-v3 td:first-child{color:#cf222e;font-weight:bold}",
-            "</style>",
-            "</head>",
-            "<body>",
-            "<h1>ttn-migrate diff</h1>",
-            "<p>What v3 holds compared with what the migration intends: \(htmlEscape(scope(diff))).</p>",
-            "<p><strong>Summary:</strong> \(summary.equal) equal, \(summary.differs) differs, \(summary.missingInV3) missing in v3, "
-                + "\(summary.onlyInV3) only in v3; \(summary.skipped) skipped.</p>",
-        ]
-        if diff.entries.isEmpty {
-            body.append("<p>Nothing to compare: the plan intends no entity and v3 holds none under the owner.</p>")
-        } else {
-            body.append("<table>")
-            body.append("<thead><tr><th>Status</th><th>Kind</th><th>Entity</th><th>v2 ID</th><th>Differences</th></tr></thead>")
-            body.append("<tbody>")
-            for entry in diff.entries {
-                var differences = ""
-                if !entry.fields.isEmpty {
-                    differences = "<ul>" + entry.fields.map { field in
-                        switch (field.expected, field.actual) {
-                        case (.hidden, _), (_, .hidden):
-                            return "<li>\(htmlEscape(field.label)): \(htmlEscape(field.summary))</li>"
-                        default:
-                            return "<li>\(htmlEscape(field.label)): expected <code>\(htmlEscape(field.expected.text))</code>, found <code>\(htmlEscape(field.actual.text))</code></li>"
-                        }
-                    }.joined() + "</ul>"
-                }
-                body.append(
-                    "<tr class=\"\(entry.status.rawValue)\"><td>\(htmlEscape(entry.status.label))</td><td>\(htmlEscape(entry.kind.rawValue))</td>"
-                        + "<td>\(htmlEscape(entry.entity))</td><td>\(htmlEscape(entry.v2ID ?? ""))</td><td>\(differences)</td></tr>")
-            }
-            body.append("</tbody>")
-            body.append("</table>")
-        }
-        if !diff.skipped.isEmpty {
-            body.append("<h2>Skipped (not migrated, so not compared)</h2>")
-            body.append("<table>")
-            body.append("<thead><tr><th>Kind</th><th>v2 ID</th><th>v3 ID</th><th>Reason</th></tr></thead>")
-            body.append("<tbody>")
-            for skip in diff.skipped {
-                body.append(
-                    "<tr><td>\(htmlEscape(skip.kind.rawValue))</td><td>\(htmlEscape(skip.v2ID))</td><td>\(htmlEscape(skip.v3ID ?? ""))</td>"
-                        + "<td>\(htmlEscape(skip.reason))</td></tr>")
-            }
-            body.append("</tbody>")
-            body.append("</table>")
-        }
-        body.append("</body>")
-        body.append("</html>")
-        return body.joined(separator: "\n") + "\n"
-    }
+    /// One self-contained HTML5 page a person reads (`DiffHTMLReport`).
+    public static func html(_ diff: MigrationDiff) -> String { DiffHTMLReport.render(diff) }
 
     /// Text safe in HTML content and attribute values: `&`, `<`, `>`, `"` and `'` as entities.
     public static func htmlEscape(_ text: String) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import Plan
 import Mapping
 import V3Client
 import V3Model
@@ -162,12 +163,16 @@ public struct MigrationDiff: Hashable, Sendable {
     public var runTag: String?
     public var entries: [DiffEntry]
     public var skipped: [DiffSkip]
+    /// The switch-over after the data moved (cut-over, gateways), when a journal was given; shown by the
+    /// HTML report only.
+    public var switchOver: SwitchOverStatus?
 
-    public init(owner: V3AccountIdentifiers, runTag: String?, entries: [DiffEntry], skipped: [DiffSkip]) {
+    public init(owner: V3AccountIdentifiers, runTag: String?, entries: [DiffEntry], skipped: [DiffSkip], switchOver: SwitchOverStatus? = nil) {
         self.owner = owner
         self.runTag = runTag
         self.entries = entries
         self.skipped = skipped
+        self.switchOver = switchOver
     }
 
     public var summary: DiffSummary {
@@ -185,4 +190,35 @@ public struct MigrationDiff: Hashable, Sendable {
 
     /// Whether any entity is not `equal` (the command then exits 1). Skipped entities do not count.
     public var hasDifferences: Bool { entries.contains { $0.status != .equal } }
+}
+
+/// Where the switch-over to v3 stands: each migrated device's cut-over and how to reconnect each gateway.
+public struct SwitchOverStatus: Hashable, Sendable {
+    /// One device's cut-over as the journal records it.
+    public struct Device: Hashable, Sendable {
+        public var v2ID: String
+        public var v3ID: String
+        /// `done`, `failed`, `counters_raised`, `v2_cleared`, or nil: not cut over yet.
+        public var state: String?
+        public var v3FCntUp: UInt32?
+        public var v3FCntDown: UInt32?
+        public var error: String?
+
+        public init(v2ID: String, v3ID: String, state: String?, v3FCntUp: UInt32? = nil, v3FCntDown: UInt32? = nil, error: String? = nil) {
+            self.v2ID = v2ID
+            self.v3ID = v3ID
+            self.state = state
+            self.v3FCntUp = v3FCntUp
+            self.v3FCntDown = v3FCntDown
+            self.error = error
+        }
+    }
+
+    public var devices: [Device]
+    public var gateways: [GatewayReconnection]
+
+    public init(devices: [Device], gateways: [GatewayReconnection]) {
+        self.devices = devices
+        self.gateways = gateways
+    }
 }

@@ -5,6 +5,7 @@ import Foundation
 import HTTP
 import Journal
 import Plan
+import Report
 import V2Client
 import V2Model
 import V3Client
@@ -176,15 +177,10 @@ struct CutoverRunner {
         let (estate, plan) = try context.rebuildPlan(store)
         let cutover = try CutoverPlan.build(
             plan: plan, snapshot: estate, steps: try await store.steps(), records: try await store.cutoverRecords(),
-            devices: settings.devices, gateways: settings.gateways, gatewayServerAddress: try gatewayServerAddress())
+            devices: settings.devices, gateways: settings.gateways, gatewayServerAddress: try configuration.gatewayServerAddressForInstructions())
         return (estate, cutover)
     }
 
-    /// `target.gateway_server_address`, else the Network Server's host (v3 clusters serve both).
-    func gatewayServerAddress() throws -> String {
-        if let address = configuration.target.gatewayServerAddress { return address }
-        return V3Endpoints.address(of: try configuration.endpoints().networkServer).split(separator: ":").first.map(String.init) ?? "localhost"
-    }
 
     /// Per v2 application: an access key with `devices` from the frozen estate, then the bearer token
     /// (DESIGN.md §4 "Handler access").
@@ -301,5 +297,39 @@ enum CutoverText {
             console.err("fix the causes above, then run the same command again (it continues where it stopped): \(command)")
             throw ExitCode(1)
         }
+    }
+}
+
+extension MigrationConfiguration {
+    /// The Gateway Server address gateways are told: `target.gateway_server_address`, else the Network
+    /// Server's host (a v3 cluster serves both).
+    func gatewayServerAddressForInstructions() throws -> String {
+        if let address = target.gatewayServerAddress { return address }
+        return V3Endpoints.address(of: try endpoints().networkServer).split(separator: ":").first.map(String.init) ?? "localhost"
+    }
+}
+
+extension SwitchOverStatus {
+    /// Every migrated device of `plan` with its cut-over, and every gateway's reconnection settings.
+    init(plan: MigrationPlan, steps: [StepRecord], cutover: [String: CutoverRecord], gatewayServerAddress: String) {
+        let states = Dictionary(steps.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
+        var devices: [Device] = []
+        var gateways: [GatewayReconnection] = []
+        for step in plan.steps {
+            switch step.payload {
+            case .deviceIS:
+                guard let v3ID = step.entity.v3ID, states[step.id] == .done else { continue }
+                let record = cutover[v3ID]
+                devices.append(Device(
+                    v2ID: step.entity.v2ID, v3ID: v3ID, state: record?.state.rawValue, v3FCntUp: record?.v3FCntUp,
+                    v3FCntDown: record?.v3FCntDown, error: record?.state == .failed ? record?.lastError : nil))
+            case .gateway(let gateway):
+                gateways.append(GatewayReconnection(
+                    v2ID: step.entity.v2ID, gateway: gateway, migrated: states[step.id] == .done, defaultAddress: gatewayServerAddress))
+            default:
+                continue
+            }
+        }
+        self.init(devices: devices, gateways: gateways)
     }
 }

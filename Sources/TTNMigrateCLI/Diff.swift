@@ -64,6 +64,7 @@ extension TTNMigrate {
 
             var runTag: String?
             var skippedSteps: [String: String] = [:]
+            var journalRecords: (steps: [StepRecord], cutover: [String: CutoverRecord])?
             let estate: V2Snapshot
             if let journalPath = journal ?? configuration.journal {
                 let store = try JournalStore.openForReading(at: journalPath)
@@ -74,9 +75,11 @@ extension TTNMigrate {
                         throw DiffCommandError.journalOfAnotherTarget(journal: journalPath, journalTarget: store.target, configured: expected)
                     }
                     runTag = store.migrationTag
-                    for step in try await store.steps(in: [.skipped]) {
+                    let steps = try await store.steps()
+                    for step in steps where step.state == .skipped {
                         skippedSteps[step.id] = step.skipReason ?? "skipped by the run"
                     }
+                    journalRecords = (steps, try await store.cutoverRecords())
                     try await store.close()
                 } catch {
                     try? await store.close()
@@ -111,7 +114,12 @@ extension TTNMigrate {
             let (observed, requests) = try await V3StateReader(client: client, concurrency: concurrency).read(intended)
             let elapsed = ContinuousClock.now - started
 
-            let diff = DiffComparison.compare(intended: intended, observed: observed)
+            var diff = DiffComparison.compare(intended: intended, observed: observed)
+            if let journalRecords {
+                diff.switchOver = try SwitchOverStatus(
+                    plan: plan, steps: journalRecords.steps, cutover: journalRecords.cutover,
+                    gatewayServerAddress: configuration.gatewayServerAddressForInstructions())
+            }
             let rendered = DiffRenderer.render(diff, format: format.rendererFormat)
             let elapsedSeconds = seconds(elapsed)
             if let out {

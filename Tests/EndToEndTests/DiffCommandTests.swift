@@ -163,7 +163,12 @@ struct MigratedEstate {
         #expect(result.err.contains("wrote the diff to \(out): 6 equal, 0 differs, 1 missing in v3, 0 only in v3; 3 skipped"))
         let written = try String(contentsOfFile: out, encoding: .utf8)
         #expect(written.hasPrefix("<!DOCTYPE html>\n"))
-        #expect(written.contains("<tr class=\"missing-in-v3\"><td>missing in v3</td><td>application-link</td><td>sensors</td>"))
+        #expect(written.contains("<tr class=\"entity missing-in-v3\" data-kind=\"application-link\"><td class=\"status\">missing in v3</td><td>application-link</td><td>sensors</td>"))
+        // With the journal: every migrated device, none cut over yet, and the gateway's settings.
+        #expect(written.contains("<span class=\"count\" data-cutover=\"done\" data-count=\"0\">0</span> of 2 migrated devices run on v3 only;"))
+        #expect(written.contains("<tr class=\"device pending\"><td class=\"status\">not cut over</td><td>sensors/dev-2</td><td>sensors/dev_2</td>"))
+        #expect(written.contains("LNS <code>wss://eu1.cloud.thethings.network:8887</code>"))
+        MigratedEstate.expectNoSecrets(written)
         let mode = try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int
         #expect(mode == 0o600)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Plan
 import Mapping
 import Report
 import Testing
@@ -245,25 +246,61 @@ let sampleDiff = MigrationDiff(
 
     @Test func html() {
         let html = DiffRenderer.html(sampleDiff)
-        #expect(html.hasPrefix("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>ttn-migrate diff</title>\n<style>\n"))
-        #expect(html.hasSuffix("</tbody>\n</table>\n</body>\n</html>\n"))
-        #expect(html.contains("<p>What v3 holds compared with what the migration intends: owner user alice; API keys of run tag run1.</p>\n"))
-        #expect(html.contains("<p><strong>Summary:</strong> 1 equal, 2 differs, 1 missing in v3, 2 only in v3; 1 skipped.</p>\n"))
+        #expect(html.hasPrefix("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"))
+        #expect(html.hasSuffix("</tbody>\n</table>\n</section>\n</body>\n</html>\n"))
+        #expect(html.contains("<p class=\"scope\">What v3 holds compared with what the migration intends: owner user alice; API keys of run tag run1.</p>\n"))
+        #expect(html.contains("<p class=\"verdict bad\">v3 differs from the plan: see the rows below.</p>"))
+        // Summary cards with machine-readable counts.
+        for (status, count) in [("equal", 1), ("differs", 2), ("missing-in-v3", 1), ("only-in-v3", 2), ("skipped", 1)] {
+            #expect(html.contains("<span class=\"count\" data-status=\"\(status)\" data-count=\"\(count)\">\(count)</span>"), "\(status)")
+        }
+        // The chart: one bar per kind in entry order, segments per status.
+        #expect(html.contains("<svg role=\"img\" aria-label=\"Entities per kind and status\""))
+        #expect(html.contains("<title>application: 1 differs</title>") && html.contains("<title>application: 1 only in v3</title>"))
+        #expect(html.contains("<title>device: 1 differs</title>") && html.contains("<title>device: 1 missing in v3</title>"))
+        // Filters: CSS only, the table follows them.
+        #expect(html.contains("<input type=\"radio\" name=\"filter\" id=\"show-problems\"><label for=\"show-problems\">not equal (5)</label>\n<input"))
+        #expect(html.contains("#show-problems:checked~table tr.entity.equal{display:none}"))
         #expect(html.contains(
-            "<tr class=\"differs\"><td>differs</td><td>application</td><td>my-app</td><td>my_app</td><td><ul><li>name: expected <code>&quot;My app&quot;</code>, "
-                + "found <code>&quot;Tom &amp; \\&quot;Jerry\\&quot; &lt;b&gt;&quot;</code></li></ul></td></tr>\n"))
+            "<tr class=\"entity differs\" data-kind=\"application\"><td class=\"status\">differs</td><td>application</td><td>my-app</td><td>my_app</td>"
+                + "<td><details><summary>1 field differs</summary><ul><li>name: expected <code>&quot;My app&quot;</code>, "
+                + "found <code>&quot;Tom &amp; \\&quot;Jerry\\&quot; &lt;b&gt;&quot;</code></li></ul></details></td></tr>\n"))
         #expect(html.contains(
-            "<tr class=\"differs\"><td>differs</td><td>device</td><td>my-app/dev-1</td><td>my-app/dev-1</td><td><ul>"
+            "<td><details><summary>3 fields differ</summary><ul>"
                 + "<li>as session.keys.app_s_key.key: differs (value hidden)</li>"
                 + "<li>js (whole record): expected <code>present</code>, found <code>none</code></li>"
-                + "<li>ns session.last_f_cnt_up: expected <code>5</code>, found <code>none</code></li></ul></td></tr>\n"))
-        #expect(html.contains("<tr class=\"equal\"><td>equal</td><td>gateway</td><td>gw-1</td><td>gw_1</td><td></td></tr>\n"))
-        #expect(html.contains("<tr class=\"missing-in-v3\"><td>missing in v3</td><td>device</td><td>my-app/dev-2</td><td>my_app/dev_2</td><td></td></tr>\n"))
+                + "<li>ns session.last_f_cnt_up: expected <code>5</code>, found <code>none</code></li></ul></details></td></tr>\n"))
+        #expect(html.contains("<tr class=\"entity equal\" data-kind=\"gateway\"><td class=\"status\">equal</td><td>gateway</td><td>gw-1</td><td>gw_1</td><td></td></tr>\n"))
         #expect(html.contains(
-            "<tr class=\"only-in-v3\"><td>only in v3</td><td>application-api-key</td><td>my-app/key, &quot;quoted&quot;\nline</td><td></td><td></td></tr>\n"))
-        #expect(html.contains("<tr><td>application</td><td>old</td><td></td><td>deleted in v2</td></tr>\n"))
+            "<tr class=\"entity only-in-v3\" data-kind=\"application-api-key\"><td class=\"status\">only in v3</td><td>application-api-key</td><td>my-app/key, &quot;quoted&quot;\nline</td><td></td><td></td></tr>\n"))
+        #expect(html.components(separatedBy: "<tr class=\"entity ").count - 1 == sampleDiff.entries.count)
+        #expect(html.contains("<tr class=\"skip\"><td>application</td><td>old</td><td></td><td>deleted in v2</td></tr>\n"))
+        // No journal: no cut-over or gateway section.
+        #expect(!html.contains("id=\"cutover\"") && !html.contains("id=\"gateways\""))
         // Self-contained and inert: nothing fetched, nothing run, no unescaped text.
         #expect(!html.contains("<script") && !html.contains("src=") && !html.contains("href=") && !html.contains("<b>"))
+    }
+
+    @Test func htmlShowsTheCutOverAndHowToReconnectGateways() throws {
+        var diff = sampleDiff
+        let gateway = V3Gateway(gatewayID: "gw-1", eui: try V3EUI(hex: "B827EBFFFE000001"), frequencyPlanIDs: ["EU_863_870"])
+        diff.switchOver = SwitchOverStatus(
+            devices: [
+                .init(v2ID: "my_app/dev_2", v3ID: "my-app/dev-2", state: "done", v3FCntUp: 910, v3FCntDown: 50),
+                .init(v2ID: "my-app/dev-1", v3ID: "my-app/dev-1", state: "failed", error: "the Network Server answered 503 <busy>"),
+                .init(v2ID: "my-app/dev-3", v3ID: "my-app/dev-3", state: nil),
+            ],
+            gateways: [GatewayReconnection(v2ID: "gw_1", gateway: gateway, migrated: true, defaultAddress: "eu1.cloud.thethings.network")])
+        let html = DiffRenderer.html(diff)
+        #expect(html.contains("<span class=\"count\" data-cutover=\"done\" data-count=\"1\">1</span> of 3 migrated devices run on v3 only; "
+            + "<span data-cutover=\"failed\" data-count=\"1\">1</span> failed; <span data-cutover=\"pending\" data-count=\"1\">1</span> not cut over yet"))
+        #expect(html.contains("<details open><summary>Every device</summary>"))
+        #expect(html.contains("<tr class=\"device done\"><td class=\"status\">done</td><td>my-app/dev-2</td><td>my_app/dev_2</td><td>910, 50</td><td></td></tr>"))
+        #expect(html.contains("<tr class=\"device failed\"><td class=\"status\">failed</td><td>my-app/dev-1</td><td>my-app/dev-1</td><td>no session (joins again)</td><td>the Network Server answered 503 &lt;busy&gt;</td></tr>"))
+        #expect(html.contains("<tr class=\"device pending\"><td class=\"status\">not cut over</td>"))
+        #expect(html.contains("<td><code>gw-1</code> (v2 <code>gw_1</code>)<br>EUI <code>B827EBFFFE000001</code></td><td>EU_863_870</td>"))
+        #expect(html.contains("<code>server_address</code> <code>eu1.cloud.thethings.network</code>, <code>serv_port_up</code> 1700, <code>serv_port_down</code> 1700"))
+        #expect(html.contains("LNS <code>wss://eu1.cloud.thethings.network:8887</code><br>CUPS <code>https://eu1.cloud.thethings.network:443</code>"))
     }
 
     @Test func htmlEscapesEverySpecialCharacter() {
