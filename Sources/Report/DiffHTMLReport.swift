@@ -68,7 +68,7 @@ enum DiffHTMLReport {
         table{border-collapse:collapse;margin:1em 0;width:100%}
         th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}
         th{background:#f6f8fa}
-        code{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}
+        code{font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
         details summary{cursor:pointer}
         td ul{margin:.3em 0;padding-left:1.2em}
         .status{font-weight:600}
@@ -169,7 +169,7 @@ enum DiffHTMLReport {
         let notYet = devices.filter { $0.state == nil }.count
         html.append("<p><span class=\"count\" data-cutover=\"done\" data-count=\"\(done)\">\(done)</span> of \(devices.count) migrated devices run on v3 only; "
             + "<span data-cutover=\"failed\" data-count=\"\(failed)\">\(failed)</span> failed; "
-            + "<span data-cutover=\"pending\" data-count=\"\(notYet)\">\(notYet)</span> not cut over yet (they still run on v2: `ttn-migrate cutover`).</p>")
+            + "<span data-cutover=\"pending\" data-count=\"\(notYet)\">\(notYet)</span> not cut over yet (they still run on v2: <code>ttn-migrate cutover</code>).</p>")
         guard !devices.isEmpty else { return html + ["</section>"] }
         html.append("<details\(failed + notYet > 0 ? " open" : "")><summary>Every device</summary>")
         html.append("<table id=\"cutover-table\">")
@@ -205,9 +205,11 @@ enum DiffHTMLReport {
             }
             let udp = "<code>server_address</code> <code>\(escape(gateway.udpServerAddress))</code>, <code>serv_port_up</code> \(gateway.udpPortUp), "
                 + "<code>serv_port_down</code> \(gateway.udpPortDown)" + (gateway.eui.map { ", <code>gateway_ID</code> <code>\(escape($0))</code>" } ?? "")
+            let noEUI = gateway.eui == nil
+                ? "<br><strong>No EUI in v3</strong>: packet forwarders and Basics Station name a gateway by its EUI; set it with <code>gateway_euis:</code> first." : ""
             let station = "LNS <code>\(escape(gateway.lnsURI))</code><br>CUPS <code>\(escape(gateway.cupsURI))</code><br>"
                 + "LNS key: an API key of the gateway with <code>RIGHT_GATEWAY_LINK</code>"
-            html.append("<tr class=\"gateway\"><td>\(name)</td><td>\(escape(gateway.frequencyPlans.joined(separator: ", ")))</td><td>\(udp)</td><td>\(station)</td></tr>")
+            html.append("<tr class=\"gateway\"><td>\(name)</td><td>\(escape(gateway.frequencyPlans.joined(separator: ", ")))</td><td>\(udp)\(noEUI)</td><td>\(station)</td></tr>")
         }
         html += ["</tbody>", "</table>", "</section>"]
         return html

@@ -257,6 +257,10 @@ enum CutoverText {
             if !gateway.frequencyPlans.isEmpty { head += ", frequency plan \(gateway.frequencyPlans.joined(separator: ", "))" }
             lines.append(head + (gateway.migrated ? "" : ": NOT MIGRATED yet, run `ttn-migrate run` first"))
             guard gateway.migrated else { continue }
+            if gateway.eui == nil {
+                lines.append("      no EUI in v3: packet forwarders and Basics Station name a gateway by its EUI; set it with `gateway_euis:` "
+                    + "in the configuration (or in the v3 Console) before reconnecting")
+            }
             lines.append("      Semtech UDP packet forwarder: server_address \"\(gateway.udpServerAddress)\", serv_port_up \(gateway.udpPortUp), "
                 + "serv_port_down \(gateway.udpPortDown)\(gateway.eui.map { ", gateway_ID \($0)" } ?? "")")
             lines.append("      LoRa Basics Station: LNS \(gateway.lnsURI), CUPS \(gateway.cupsURI); "
@@ -271,9 +275,9 @@ enum CutoverText {
         let counter = "[\(event.finished)/\(event.total)]"
         let counters = event.v3FCntUp.map { "v3 counters up \($0), down \(event.v3FCntDown ?? 0)" } ?? "no v3 session: the device joins again on v3"
         switch event.kind {
-        case .switched: console.out("\(counter) switched        \(deviceName(event.device)): \(counters); v2 keys cleared")
+        case .switched: console.out("\(counter) switched \(deviceName(event.device)): \(counters); v2 keys cleared")
         case .alreadyCleared: console.out("\(counter) already cleared \(deviceName(event.device)): \(counters); v2 held no keys")
-        case .failed: console.out("\(counter) FAILED          \(deviceName(event.device))")
+        case .failed: console.out("\(counter) FAILED \(deviceName(event.device))")
         }
     }
 

@@ -122,7 +122,7 @@ struct DemoStages {
     /// The files as the commands are given them: under --out as the user wrote it (relative to the current
     /// directory, like a command typed by hand), so their messages name the paths the user knows.
     private var paths: DemoDirectory.Paths { directory.paths }
-    private var stageCount: Int { 4 }
+    private var stageCount: Int { 5 }
 
     func run() async throws -> Int32 {
         let configurationText: String
@@ -189,6 +189,9 @@ struct DemoStages {
         let diffCode = await diffStage()
         let v3DiffRequests = simulators.v3Requests - v3BeforeDiff
 
+        // 5. Cut-over: the devices switch to v3 only, gateways are told where to connect.
+        let cutoverCode = await cutoverStage()
+
         let journal = try JournalStore.openForReading(at: directory.absolute.journal)
         let steps: [StepRecord]
         do {
@@ -204,7 +207,18 @@ struct DemoStages {
             requests: (v2: v2Requests, run: v3RunRequests, diff: v3DiffRequests))
         let migrationFailed = !summary.failed.isEmpty || !summary.blocked.isEmpty
         if migrationFailed { return 1 }
-        return diffCode ?? 0
+        return max(diffCode ?? 0, cutoverCode)
+    }
+
+    /// Runs `ttn-migrate cutover --force` on the journal (v3 counters raised, v2 keys cleared in the v2
+    /// simulator), then writes diff.html again so the report shows the cut-over and the gateways' settings.
+    private func cutoverStage() async -> Int32 {
+        stage(5, "cutover", "switch the migrated devices to v3 only and print how to reconnect the gateways; the report \(directory.display("diff.html")) shows both")
+        let code = await command(["cutover", "--config", paths.configuration, "--journal", paths.journal, "--force"])
+        _ = await command([
+            "diff", "--config", paths.configuration, "--snapshot", paths.snapshot, "--journal", paths.journal, "--format", "html", "--out", paths.diffHTML,
+        ])
+        return code
     }
 
     // MARK: diff (extension point)

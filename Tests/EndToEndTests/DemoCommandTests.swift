@@ -88,7 +88,7 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: out + "/diff.md"))
             #expect(FileManager.default.fileExists(atPath: out + "/diff.html"))
         } else {
-            #expect(lines.contains("[4/4] diff: not available: this build of ttn-migrate has no `diff` command"))
+            #expect(lines.contains("[4/5] diff: not available: this build of ttn-migrate has no `diff` command"))
         }
 
         // A second demo into the same folder replaces the first one's files (its journal is bound to the old simulators).
