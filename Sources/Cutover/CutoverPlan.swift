@@ -26,18 +26,6 @@ public struct CutoverHold: Sendable, Hashable {
     public var reason: String
 }
 
-/// A `--devices` or `--gateways` entry that names nothing in the plan. Exit code 2; nothing was sent.
-public struct CutoverSelectionError: Error, CustomStringConvertible, Equatable {
-    public var kind: String
-    public var unknown: [String]
-
-    public var description: String {
-        "--\(kind)s names \(unknown.count == 1 ? "a \(kind)" : "\(kind)s") this migration's plan does not hold: "
-            + unknown.prefix(10).joined(separator: ", ") + (unknown.count > 10 ? " and \(unknown.count - 10) more" : "")
-            + "; give v2 IDs (\(kind == "device" ? "application/device" : "gateway")) or v3 IDs as `ttn-migrate plan` lists them"
-    }
-}
-
 /// What a cut-over does, worked out from the plan, the journal and the selection: pure, no I/O.
 ///
 /// A device is switched only once every one of its steps (`device:<app>/<dev>:is|js|ns|as`) is done in
@@ -59,7 +47,7 @@ public struct CutoverPlan: Sendable {
     public static func build(
         plan: MigrationPlan, snapshot: V2Snapshot, steps: [StepRecord], records: [String: CutoverRecord],
         devices: [String]? = nil, gateways: [String]? = nil, gatewayServerAddress: String
-    ) throws(CutoverSelectionError) -> CutoverPlan {
+    ) throws(PlanSelectionError) -> CutoverPlan {
         let handlerURLs = Dictionary(snapshot.applications.map { ($0.application.id, $0.handler.url) }, uniquingKeysWith: { first, _ in first })
         let states = Dictionary(steps.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
         var stepsByDevice: [String: [String]] = [:]
@@ -114,7 +102,7 @@ public struct CutoverPlan: Sendable {
     }
 
     /// The indexes of `candidates` (each with its accepted names) that `selection` names; nil selects all.
-    static func select(_ selection: [String]?, kind: String, from candidates: [[String]]) throws(CutoverSelectionError) -> Set<Int>? {
+    static func select(_ selection: [String]?, kind: String, from candidates: [[String]]) throws(PlanSelectionError) -> Set<Int>? {
         guard let selection else { return nil }
         var index: [String: [Int]] = [:]
         for (position, names) in candidates.enumerated() {
@@ -125,7 +113,7 @@ public struct CutoverPlan: Sendable {
         for name in selection {
             if let positions = index[name] { chosen.formUnion(positions) } else { unknown.append(name) }
         }
-        if !unknown.isEmpty { throw CutoverSelectionError(kind: kind, unknown: unknown) }
+        if !unknown.isEmpty { throw PlanSelectionError(kind: kind, unknown: unknown) }
         return chosen
     }
 }

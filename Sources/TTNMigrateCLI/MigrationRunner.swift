@@ -20,6 +20,8 @@ struct MigrationRunner {
         var concurrency = 16
         var maxRatePerMinute: Int?
         var onDeviceFailure: DeviceFailurePolicy = .resume
+        /// `--devices`: only these devices (and their applications); nil: the whole plan.
+        var devices: [String]?
         var requestTimeout: Duration = .seconds(30)
         var retry = RetryPolicy()
         var commandLine: [String] = []
@@ -83,7 +85,8 @@ struct MigrationRunner {
 
         let estate = try await frozenEstate(notes: notes)
         let options = try configuration.mappingOptions(runTag: store.migrationTag)
-        let plan = try Planner.plan(snapshot: estate, options: options)
+        let fullPlan = try Planner.plan(snapshot: estate, options: options)
+        let plan = try settings.devices.map { try fullPlan.restricted(toDevices: $0) } ?? fullPlan
         let http = HTTPClient(configuration: HTTPClientConfiguration(
             requestTimeout: settings.requestTimeout, caFile: configuration.target.caFile, insecure: configuration.target.insecure))
         let client = V3Client(http: http, endpoints: endpoints, apiKey: apiKey)
@@ -101,7 +104,9 @@ struct MigrationRunner {
         }
         try await store.startRun(RunInfo(toolVersion: ToolInfo.version, commandLine: settings.commandLine, snapshotPath: frozenSnapshotPath))
         let report = try await store.upsertPlannedSteps(planned)
-        if !report.notInPlan.isEmpty {
+        if !report.notInPlan.isEmpty && settings.devices != nil {
+            notes("\(report.notInPlan.count) steps of this journal are not for the selected devices; they are left as they are")
+        } else if !report.notInPlan.isEmpty {
             notes("\(report.notInPlan.count) steps of this journal are no longer in the plan (the v2 estate or the configuration changed); they are left as they are")
         }
         _ = try await store.resetInterrupted()

@@ -28,6 +28,10 @@ extension TTNMigrate {
         @Option(name: .customLong("on-device-failure"), help: "resume (leave done steps; the next run completes the device) or rollback (delete what was created).")
         var onDeviceFailure: String = DeviceFailurePolicy.resume.rawValue
 
+        @Option(name: .long, help: ArgumentHelp(
+            "Only these devices (v2 or v3 IDs application/device, comma-separated or @FILE) and the applications they belong to.", valueName: "list"))
+        var devices: String?
+
         @Flag(name: .long, help: "Re-read v2 (or --snapshot) instead of the estate frozen beside the journal, and show what changed.")
         var refresh = false
 
@@ -35,6 +39,7 @@ extension TTNMigrate {
         var json = false
 
         func validate() throws {
+            _ = try IDList.parse(devices, option: "--devices")
             if let concurrency, !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 256") }
             if let maxRate, maxRate < 1 { throw ValidationError("--max-rate must be at least 1 request per minute") }
             guard DeviceFailurePolicy(rawValue: onDeviceFailure) != nil else {
@@ -50,6 +55,7 @@ extension TTNMigrate {
             settings.concurrency = concurrency ?? configuration.concurrency ?? 16
             settings.maxRatePerMinute = maxRate
             settings.onDeviceFailure = DeviceFailurePolicy(rawValue: onDeviceFailure)!
+            settings.devices = try IDList.parse(devices, option: "--devices")
             settings.commandLine = resumeCommand(journalPath).split(separator: " ").map(String.init)
             let runner = MigrationRunner(configuration: configuration, settings: settings)
 
@@ -72,6 +78,7 @@ extension TTNMigrate {
             for override in options.overrides { parts += ["--set", override.contains(" ") ? "'\(override)'" : override] }
             if let concurrency { parts += ["--concurrency", String(concurrency)] }
             if let maxRate { parts += ["--max-rate", String(maxRate)] }
+            if let devices { parts += ["--devices", ShellQuoting.quote(devices)] }
             return parts.joined(separator: " ")
         }
 
