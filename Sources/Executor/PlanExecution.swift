@@ -33,17 +33,9 @@ public enum PlanExecution {
                 expected: try json(collaborator), deletePath: nil, summary: summary))
 
         case .applicationAPIKey(let applicationID, let key):
-            let app = escape(applicationID)
-            let v2Name = step.entity.v2ID.split(separator: "/", maxSplits: 1).last.map(String.init) ?? step.entity.v2ID
-            return ExecutionStep(
-                id: step.id, dependsOn: step.dependsOn,
-                operation: V3Operation(
-                    kind: .createAPIKey(name: key.name), server: .identityServer, method: "POST", path: "/applications/\(app)/api-keys",
-                    body: try body(["name": AnyEncodable(key.name), "rights": AnyEncodable(key.rights)]),
-                    readPath: "/applications/\(app)/api-keys", expected: try json(key), deletePath: nil, summary: summary),
-                apiKey: APIKeyInfo(
-                    entityType: "application", entityID: applicationID, name: key.name, rights: key.rights.map(\.rawValue),
-                    replacesV2KeyName: v2Name))
+            return try apiKeyStep(step, entityType: "application", entityID: applicationID, key: key, summary: summary)
+        case .gatewayAPIKey(let gatewayID, let key):
+            return try apiKeyStep(step, entityType: "gateway", entityID: gatewayID, key: key, summary: summary)
 
         case .applicationLink(let applicationID, let link):
             let path = "/as/applications/\(escape(applicationID))/link"
@@ -91,6 +83,21 @@ public enum PlanExecution {
         }
     }
 
+    /// `POST /applications|gateways/{id}/api-keys`; v3 shows the secret once, so the ledger stores it
+    /// with the step's completion (`APIKeyInfo`).
+    static func apiKeyStep(_ step: PlanStep, entityType: String, entityID: String, key: V3APIKey, summary: String) throws -> ExecutionStep {
+        let listPath = "/\(entityType)s/\(escape(entityID))/api-keys"
+        let v2Name = step.entity.v2ID.split(separator: "/", maxSplits: 1).last.map(String.init) ?? step.entity.v2ID
+        return ExecutionStep(
+            id: step.id, dependsOn: step.dependsOn,
+            operation: V3Operation(
+                kind: .createAPIKey(name: key.name), server: .identityServer, method: "POST", path: listPath,
+                body: try body(["name": AnyEncodable(key.name), "rights": AnyEncodable(key.rights)]),
+                readPath: listPath, expected: try json(key), deletePath: nil, summary: summary),
+            apiKey: APIKeyInfo(
+                entityType: entityType, entityID: entityID, name: key.name, rights: key.rights.map(\.rawValue), replacesV2KeyName: v2Name))
+    }
+
     /// JS/NS/AS `Set`: a PUT upsert with a field mask (`reference/v3-api.md` §6).
     static func registryStep<Device: Encodable>(
         _ step: PlanStep, server: V3Server, prefix: String, ids: V3EndDeviceIdentifiers, device: Device, mask: [String], summary: String
@@ -122,6 +129,7 @@ public enum PlanExecution {
         case .applicationLink: return "set payload formatters of application \(v3)"
         case .gatewayCreate: return "create gateway \(v3)\(origin)"
         case .gatewayCollaborator: return "set gateway collaborator \(v3)\(origin)"
+        case .gatewayAPIKey: return "create gateway link key \(v3)"
         case .deviceIS: return "register device \(v3) in the Identity Server\(origin)"
         case .deviceJS: return "set device \(v3) in the Join Server"
         case .deviceNS: return "set device \(v3) in the Network Server"

@@ -102,7 +102,7 @@ public struct RollbackPlan: Sendable {
                 softDeletes.append(SoftDelete(stepID: undoStep.stepID, kind: "application", id: application.ids.applicationID, eui: nil))
             case .gateway(let gateway):
                 softDeletes.append(SoftDelete(stepID: undoStep.stepID, kind: "gateway", id: gateway.ids.gatewayID, eui: gateway.ids.eui?.hex))
-            case .applicationAPIKey:
+            case .applicationAPIKey, .gatewayAPIKey:
                 keys += 1
             case .deviceIS, .deviceJS, .deviceNS, .deviceAS:
                 if let group = step.group { devices.insert(group) }
@@ -113,6 +113,16 @@ public struct RollbackPlan: Sendable {
         return RollbackPlan(
             steps: ordered, unresolved: unresolved, unfinished: unfinished, alreadyRolledBack: rolledBack, softDeletes: softDeletes,
             devices: devices.count, apiKeys: keys)
+    }
+
+    /// Deletes a created API key by its ID, or by its name when the journal never learnt the ID.
+    static func apiKeyAction(entityType: String, entityID: String, key: V3APIKey, apiKeyID: String?) -> UndoAction {
+        let listPath = "/\(entityType)s/\(PlanExecution.escape(entityID))/api-keys"
+        let summary = "delete API key \"\(key.name)\" of \(entityType) \(entityID)"
+        if let apiKeyID {
+            return UndoAction(deletion: .path(listPath + "/" + PlanExecution.escape(apiKeyID)), summary: summary)
+        }
+        return UndoAction(deletion: .apiKeyNamed(listPath: listPath, name: key.name), summary: summary)
     }
 
     /// The deletion that undoes one plan step.
@@ -130,12 +140,9 @@ public struct RollbackPlan: Sendable {
                 deletion: .path("/applications/\(escape(applicationID))/collaborator/\(collaborator.ids.kindName)/\(escape(collaborator.ids.id))"),
                 summary: "remove collaborator \(collaborator.ids) from application \(applicationID)")
         case .applicationAPIKey(let applicationID, let key):
-            let listPath = "/applications/\(escape(applicationID))/api-keys"
-            let summary = "delete API key \"\(key.name)\" of application \(applicationID)"
-            if let apiKeyID {
-                return UndoAction(deletion: .path(listPath + "/" + escape(apiKeyID)), summary: summary)
-            }
-            return UndoAction(deletion: .apiKeyNamed(listPath: listPath, name: key.name), summary: summary)
+            return apiKeyAction(entityType: "application", entityID: applicationID, key: key, apiKeyID: apiKeyID)
+        case .gatewayAPIKey(let gatewayID, let key):
+            return apiKeyAction(entityType: "gateway", entityID: gatewayID, key: key, apiKeyID: apiKeyID)
         case .applicationLink(let applicationID, _):
             return UndoAction(
                 deletion: .path(deletePath ?? "/as/applications/\(escape(applicationID))/link"),

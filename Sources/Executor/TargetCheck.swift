@@ -145,6 +145,9 @@ public enum TargetCheck {
             case .applicationAPIKey(_, let key):
                 rights.formUnion(key.rights.map(\.rawValue))
                 rights.insert("RIGHT_APPLICATION_SETTINGS_API_KEYS")
+            case .gatewayAPIKey(_, let key):
+                rights.formUnion(key.rights.map(\.rawValue))
+                rights.insert("RIGHT_GATEWAY_SETTINGS_API_KEYS")
             case .application: createsApplications = true
             case .gateway: createsGateways = true
             case .deviceIS: rights.insert("RIGHT_APPLICATION_DEVICES_WRITE")

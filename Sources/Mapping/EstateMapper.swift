@@ -22,6 +22,9 @@ public struct MappedGateway: Hashable, Sendable {
     public var v2ID: String
     public var gateway: V3Gateway
     public var collaborators: [MappedCollaborator]
+    /// An API key with `RIGHT_GATEWAY_LINK`: the LNS key of a Basics Station (or a packet forwarder's
+    /// gRPC/MQTT credential), replacing the v2 gateway key. Its secret goes to `keys --out`.
+    public var linkKey: V3APIKey
 
     /// The v3 gateway ID.
     public var v3ID: String { gateway.ids.gatewayID }
@@ -132,7 +135,8 @@ public enum EstateMapper {
             let collaborators = ApplicationMapping.collaborators(
                 v2.collaborators ?? [], kind: .gatewayCollaborator, parentV2ID: v2.id, parentV3ID: id.id, owner: owner,
                 users: options.users, warnings: &warnings, skipped: &skipped)
-            gateways.append(MappedGateway(v2ID: v2.id, gateway: gateway, collaborators: collaborators))
+            gateways.append(MappedGateway(
+                v2ID: v2.id, gateway: gateway, collaborators: collaborators, linkKey: GatewayMapping.linkKey(runTag: options.runTag)))
         }
 
         return MappedEstate(

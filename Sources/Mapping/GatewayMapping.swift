@@ -4,6 +4,15 @@ import V3Model
 
 /// v2 gateway → v3 gateway (DESIGN.md §4 "Gateways", `reference/v3-api.md` §5).
 public enum GatewayMapping {
+    /// The v2 key name the link key replaces (v2 gateways had one key, used by the packet forwarder).
+    public static let linkKeyV2Name = "gateway key"
+
+    /// The gateway's link key: named like the application keys (`v2: gateway key [<run tag>]`, so a
+    /// resumed run finds it by name), with `RIGHT_GATEWAY_LINK` only.
+    public static func linkKey(runTag: String) -> V3APIKey {
+        V3APIKey(name: ApplicationMapping.apiKeyName(v2Name: linkKeyV2Name, runTag: runTag).name, rights: [.gatewayLink])
+    }
+
     /// The EUI of a legacy gateway whose v2 ID is `eui-` + 16 hex digits (`reference/v2-and-peers.md` §A.2).
     public static func euiFromID(_ v2ID: String) -> V3EUI? {
         let lower = v2ID.lowercased()

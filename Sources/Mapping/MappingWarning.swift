@@ -10,6 +10,8 @@ public enum EntityKind: String, Codable, Hashable, Sendable, CaseIterable, Compa
     case applicationLink = "application-link"
     case gateway
     case gatewayCollaborator = "gateway-collaborator"
+    /// The gateway's link key, for a Basics Station LNS or a gateway connection (issue 14).
+    case gatewayAPIKey = "gateway-api-key"
     case device
 
     public static func < (lhs: Self, rhs: Self) -> Bool {

@@ -16,6 +16,8 @@ public enum StepKind: String, Codable, Hashable, Sendable, CaseIterable, Compara
     case gatewayCreate = "gateway-create"
     /// IS: set a gateway collaborator.
     case gatewayCollaborator = "gateway-collaborator"
+    /// `POST /gateways/{id}/api-keys`: the gateway's link key.
+    case gatewayAPIKey = "gateway-api-key"
     /// IS: create the end device.
     case deviceIS = "device-is"
     /// JS: set the OTAA device's root key and addresses.
@@ -38,6 +40,7 @@ public enum StepPayload: Hashable, Sendable, Encodable {
     case applicationLink(applicationID: String, V3ApplicationLink)
     case gateway(V3Gateway)
     case gatewayCollaborator(gatewayID: String, V3Collaborator)
+    case gatewayAPIKey(gatewayID: String, V3APIKey)
     case deviceIS(V3ISEndDevice)
     case deviceJS(V3JSEndDevice)
     case deviceNS(V3NSEndDevice)
@@ -49,7 +52,7 @@ public enum StepPayload: Hashable, Sendable, Encodable {
         switch self {
         case .application(let value): return value.fieldMask
         case .applicationCollaborator, .gatewayCollaborator: return []
-        case .applicationAPIKey(_, let value): return value.fieldMask
+        case .applicationAPIKey(_, let value), .gatewayAPIKey(_, let value): return value.fieldMask
         case .applicationLink(_, let value): return value.fieldMask
         case .gateway(let value): return value.fieldMask
         case .deviceIS(let value): return value.fieldMask
@@ -64,7 +67,7 @@ public enum StepPayload: Hashable, Sendable, Encodable {
         switch self {
         case .application(let value): try value.encode(to: encoder)
         case .applicationCollaborator(_, let value), .gatewayCollaborator(_, let value): try value.encode(to: encoder)
-        case .applicationAPIKey(_, let value): try value.encode(to: encoder)
+        case .applicationAPIKey(_, let value), .gatewayAPIKey(_, let value): try value.encode(to: encoder)
         case .applicationLink(_, let value): try value.encode(to: encoder)
         case .gateway(let value): try value.encode(to: encoder)
         case .deviceIS(let value): try value.encode(to: encoder)

@@ -81,6 +81,11 @@ public enum Planner {
                         kind: .gatewayCollaborator, v2ID: "\(gateway.v2ID)/\(collaborator.v2Username)", v3ID: "\(gatewayID)/\(account.id)"),
                     payload: .gatewayCollaborator(gatewayID: gatewayID, collaborator.collaborator), dependsOn: [create]))
             }
+            steps.append(PlanStep(
+                id: "gateway:\(gatewayID):api-key:link", kind: .gatewayAPIKey, component: .identityServer,
+                entity: EntityRef(
+                    kind: .gatewayAPIKey, v2ID: "\(gateway.v2ID)/\(GatewayMapping.linkKeyV2Name)", v3ID: "\(gatewayID)/\(gateway.linkKey.name)"),
+                payload: .gatewayAPIKey(gatewayID: gatewayID, gateway.linkKey), dependsOn: [create]))
         }
 
         return MigrationPlan(
@@ -89,7 +94,7 @@ public enum Planner {
     }
 
     private static func estimatedStepCount(_ estate: MappedEstate) -> Int {
-        estate.applications.reduce(estate.gateways.count * 2) { total, application in
+        estate.applications.reduce(estate.gateways.count * 3) { total, application in
             total + 3 + application.collaborators.count + application.apiKeys.count + application.devices.count * 4
         }
     }
@@ -106,6 +111,7 @@ public enum Planner {
         for gateway in estate.gateways {
             planned[.gateway, default: 0] += 1
             planned[.gatewayCollaborator, default: 0] += gateway.collaborators.count
+            planned[.gatewayAPIKey, default: 0] += 1
         }
         var skippedCounts: [EntityKind: Int] = [:]
         for entry in estate.skipped { skippedCounts[entry.entity.kind, default: 0] += 1 }

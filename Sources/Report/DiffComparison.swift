@@ -52,23 +52,7 @@ public enum DiffComparison {
 
             // API keys, by name and rights.
             var unmatchedKeys = contents?.apiKeys ?? []
-            for key in application.apiKeys {
-                let candidates = unmatchedKeys.indices.filter {
-                    APIKeyMatching.matches(planned: key, actual: string(at: "name", in: unmatchedKeys[$0]) ?? "", runTag: intended.runTag)
-                }
-                let best = candidates.first {
-                    FieldComparison.differences(expected: key.record.expected, actual: unmatchedKeys[$0], paths: ComparedFields.apiKey).isEmpty
-                } ?? candidates.first
-                var record = key.record
-                if intended.runTag == nil {
-                    // The tag of the plan is not the run's: name the key as v3 does, or without a tag.
-                    let name = best.flatMap { string(at: "name", in: unmatchedKeys[$0]) } ?? APIKeyMatching.withoutTag(key.name)
-                    record.v3ID = "\(appID)/\(name)"
-                }
-                let found = best.map { unmatchedKeys[$0] }
-                if let best { unmatchedKeys.remove(at: best) }
-                entries.append(entry(.applicationAPIKey, record, actual: found, fields: ComparedFields.apiKey))
-            }
+            entries += apiKeyEntries(application.apiKeys, kind: .applicationAPIKey, parent: appID, unmatched: &unmatchedKeys, runTag: intended.runTag)
 
             if let link = application.link {
                 entries.append(entry(.applicationLink, link, actual: contents?.link, fields: ComparedFields.link))
@@ -115,6 +99,11 @@ public enum DiffComparison {
                       !isSkipped(.gatewayCollaborator, "\(gatewayID)/\(account.id)") else { continue }
                 entries.append(DiffEntry(kind: .gatewayCollaborator, entity: "\(gatewayID)/\(account.id)", v2ID: nil, status: .onlyInV3))
             }
+            var unmatchedKeys = actual == nil ? [] : observed.gatewayAPIKeys[gatewayID] ?? []
+            entries += apiKeyEntries(gateway.apiKeys, kind: .gatewayAPIKey, parent: gatewayID, unmatched: &unmatchedKeys, runTag: intended.runTag)
+            for key in unmatchedKeys.sorted(by: { keyLabel($0) < keyLabel($1) }) {
+                entries.append(DiffEntry(kind: .gatewayAPIKey, entity: "\(gatewayID)/\(keyLabel(key))", v2ID: nil, status: .onlyInV3))
+            }
         }
 
         let plannedApplications = Set(intended.applications.map(\.id))
@@ -127,6 +116,32 @@ public enum DiffComparison {
         }
 
         return MigrationDiff(owner: intended.owner, runTag: intended.runTag, entries: entries, skipped: skipped)
+    }
+
+    /// The planned keys of one application or gateway, each matched by name (run tag) and rights to one of
+    /// `unmatched`, which keeps the keys no plan entry took.
+    static func apiKeyEntries(
+        _ keys: [IntendedAPIKey], kind: EntityKind, parent: String, unmatched: inout [V3JSONValue], runTag: String?
+    ) -> [DiffEntry] {
+        var entries: [DiffEntry] = []
+        for key in keys {
+            let candidates = unmatched.indices.filter {
+                APIKeyMatching.matches(planned: key, actual: string(at: "name", in: unmatched[$0]) ?? "", runTag: runTag)
+            }
+            let best = candidates.first {
+                FieldComparison.differences(expected: key.record.expected, actual: unmatched[$0], paths: ComparedFields.apiKey).isEmpty
+            } ?? candidates.first
+            var record = key.record
+            if runTag == nil {
+                // The tag of the plan is not the run's: name the key as v3 does, or without a tag.
+                let name = best.flatMap { string(at: "name", in: unmatched[$0]) } ?? APIKeyMatching.withoutTag(key.name)
+                record.v3ID = "\(parent)/\(name)"
+            }
+            let found = best.map { unmatched[$0] }
+            if let best { unmatched.remove(at: best) }
+            entries.append(entry(kind, record, actual: found, fields: ComparedFields.apiKey))
+        }
+        return entries
     }
 
     static func entry(_ kind: EntityKind, _ record: IntendedRecord, actual: V3JSONValue?, fields: [String]) -> DiffEntry {

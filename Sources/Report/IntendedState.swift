@@ -106,10 +106,13 @@ public struct IntendedApplication: Hashable, Sendable {
 public struct IntendedGateway: Hashable, Sendable {
     public var record: IntendedRecord
     public var collaborators: [IntendedCollaborator]
+    /// The link key (`RIGHT_GATEWAY_LINK`).
+    public var apiKeys: [IntendedAPIKey]
 
-    public init(record: IntendedRecord, collaborators: [IntendedCollaborator] = []) {
+    public init(record: IntendedRecord, collaborators: [IntendedCollaborator] = [], apiKeys: [IntendedAPIKey] = []) {
         self.record = record
         self.collaborators = collaborators
+        self.apiKeys = apiKeys
     }
 
     public var id: String { record.v3ID }
@@ -200,7 +203,7 @@ public struct IntendedState: Hashable, Sendable {
             case .deviceJS(let device): parent = "application:\(device.ids.applicationIDs.applicationID)"
             case .deviceNS(let device): parent = "application:\(device.ids.applicationIDs.applicationID)"
             case .deviceAS(let device): parent = "application:\(device.ids.applicationIDs.applicationID)"
-            case .gatewayCollaborator(let gatewayID, _): parent = "gateway:\(gatewayID)"
+            case .gatewayCollaborator(let gatewayID, _), .gatewayAPIKey(let gatewayID, _): parent = "gateway:\(gatewayID)"
             }
             if let reason = skipReason(step, parent: parent) {
                 if listedSkips.insert(entity).inserted {
@@ -248,6 +251,10 @@ public struct IntendedState: Hashable, Sendable {
             case .gatewayCollaborator(let gatewayID, let collaborator):
                 guard let index = gatewayIndex[gatewayID] else { continue }
                 gateways[index].collaborators.append(IntendedCollaborator(account: collaborator.ids, record: record))
+            case .gatewayAPIKey(let gatewayID, let key):
+                guard let index = gatewayIndex[gatewayID] else { continue }
+                let v2Name = entity.v2ID.split(separator: "/", maxSplits: 1).last.map(String.init) ?? entity.v2ID
+                gateways[index].apiKeys.append(IntendedAPIKey(v2Name: v2Name, name: key.name, record: record))
             }
         }
     }

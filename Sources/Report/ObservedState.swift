@@ -40,11 +40,15 @@ public struct ObservedState: Hashable, Sendable {
     public var applicationContents: [String: ObservedApplication]
     /// Collaborators of the planned gateways that v3 has, by gateway ID.
     public var gatewayCollaborators: [String: [V3JSONValue]]
+    /// API keys of the planned gateways that v3 has, by gateway ID (never a secret).
+    public var gatewayAPIKeys: [String: [V3JSONValue]]
 
     public init(
         applications: [String: V3JSONValue] = [:], gateways: [String: V3JSONValue] = [:], missingAccounts: Set<V3AccountIdentifiers> = [],
-        applicationContents: [String: ObservedApplication] = [:], gatewayCollaborators: [String: [V3JSONValue]] = [:]
+        applicationContents: [String: ObservedApplication] = [:], gatewayCollaborators: [String: [V3JSONValue]] = [:],
+        gatewayAPIKeys: [String: [V3JSONValue]] = [:]
     ) {
+        self.gatewayAPIKeys = gatewayAPIKeys
         self.applications = applications
         self.gateways = gateways
         self.missingAccounts = missingAccounts

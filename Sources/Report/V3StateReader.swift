@@ -77,6 +77,7 @@ public struct V3StateReader: Sendable {
             case link(application: String, V3JSONValue?)
             case devicePart(application: String, device: String, V3Server, V3JSONValue?)
             case gatewayCollaborators(gateway: String, [V3JSONValue])
+            case gatewayAPIKeys(gateway: String, [V3JSONValue])
         }
         var second: [@Sendable () async throws -> Second] = []
         for application in intended.applications where observed.applications[application.id] != nil {
@@ -123,6 +124,13 @@ public struct V3StateReader: Sendable {
                     client.identityServer, "/gateways/\(Self.escape(gatewayID))/collaborators", key: "collaborators", fieldMask: [],
                     operation: "list the collaborators of gateway \(gatewayID)", counter: counter))
             }
+            if !gateway.apiKeys.isEmpty {
+                second.append {
+                    .gatewayAPIKeys(gateway: gatewayID, try await self.list(
+                        client.identityServer, "/gateways/\(Self.escape(gatewayID))/api-keys", key: "api_keys", fieldMask: [],
+                        operation: "list the API keys of gateway \(gatewayID)", counter: counter))
+                }
+            }
         }
         for result in try await Self.run(second, concurrency: concurrency) {
             switch result {
@@ -142,6 +150,8 @@ public struct V3StateReader: Sendable {
                 if let record { observed.applicationContents[appID, default: ObservedApplication()].deviceParts[deviceID, default: [:]][server] = record }
             case .gatewayCollaborators(let gatewayID, let items):
                 observed.gatewayCollaborators[gatewayID] = items
+            case .gatewayAPIKeys(let gatewayID, let items):
+                observed.gatewayAPIKeys[gatewayID] = items
             }
         }
         return (observed, counter.value)

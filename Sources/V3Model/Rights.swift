@@ -75,6 +75,7 @@ public struct V3Right: RawRepresentable, Codable, Hashable, Sendable, Comparable
     public static let gatewaySettingsBasic = V3Right(known: "RIGHT_GATEWAY_SETTINGS_BASIC")
     public static let gatewaySettingsCollaborators = V3Right(known: "RIGHT_GATEWAY_SETTINGS_COLLABORATORS")
     public static let gatewayDelete = V3Right(known: "RIGHT_GATEWAY_DELETE")
+    public static let gatewayLink = V3Right(known: "RIGHT_GATEWAY_LINK")
     public static let gatewayTrafficRead = V3Right(known: "RIGHT_GATEWAY_TRAFFIC_READ")
     public static let gatewayStatusRead = V3Right(known: "RIGHT_GATEWAY_STATUS_READ")
     public static let gatewayLocationRead = V3Right(known: "RIGHT_GATEWAY_LOCATION_READ")

@@ -24,15 +24,16 @@ import V2Model
         #expect(object["applications"] as? Int == 2)
         #expect(object["gateways"] as? Int == 2)
         #expect(object["devices"] as? Int == 10)
-        // 49 steps, by SyntheticEstate's rules: 2 application creates; 2 collaborators (viewer_0, viewer_1; the
+        // 51 steps, by SyntheticEstate's rules: 2 application creates; 2 collaborators (viewer_0, viewer_1; the
         // owner bench-owner is left out); 3 API keys (app 1: default key + integration, app 2: default key);
-        // 2 links; 2 gateway creates (their only collaborator is the owner); devices 0 and 1 ABP (IS, NS, AS = 3
-        // steps each), devices 2–9 OTAA (IS, JS, NS, AS = 4 each): 6 + 32. 2 + 2 + 3 + 2 + 2 + 38 = 49.
-        #expect(object["steps"] as? Int == 49)
+        // 2 links; 2 gateway creates (their only collaborator is the owner) with a link key each; devices 0 and 1
+        // ABP (IS, NS, AS = 3 steps each), devices 2–9 OTAA (IS, JS, NS, AS = 4 each): 6 + 32.
+        // 2 + 2 + 3 + 2 + 2 + 2 + 38 = 51.
+        #expect(object["steps"] as? Int == 51)
         #expect(object["failed_steps"] as? Int == 0)
         #expect(object["skipped_steps"] as? Int == 0)
         // One request per step on a fresh run without faults.
-        #expect(object["requests"] as? Int == 49)
+        #expect(object["requests"] as? Int == 51)
         // auth_info, the owner, the 2 viewer accounts, one read per application and gateway to create (2 + 2).
         #expect(object["check_requests"] as? Int == 8)
         // 16 in flight ÷ 1 ms.

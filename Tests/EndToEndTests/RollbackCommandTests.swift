@@ -7,7 +7,7 @@ import Testing
 import V3Client
 @testable import TTNMigrateCLI
 
-/// The undo order of the small estate's 12 steps, as the plan's dependencies give it (hand-derived:
+/// The undo order of the small estate's 13 steps, as the plan's dependencies give it (hand-derived:
 /// an application after its collaborators, key, link and devices; a device AS, NS, JS, IS).
 private let undoOrder = [
     "application:sensors:collaborator:user:bob-smith",
@@ -21,6 +21,7 @@ private let undoOrder = [
     "device:sensors/dev-2:ns",
     "device:sensors/dev-2:is",
     "application:sensors:create",
+    "gateway:eui-b827ebfffe000001:api-key:link",
     "gateway:eui-b827ebfffe000001:create",
 ]
 
@@ -105,16 +106,18 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
     let gateway = try #require(entry(state, "gateways", "eui-b827ebfffe000001"), sourceLocation: sourceLocation)
     #expect(gateway["deleted"] as? Bool == true, sourceLocation: sourceLocation)
     #expect((gateway["collaborators"] as? [String: [String]]) == ["user:alice": ["RIGHT_ALL"]], sourceLocation: sourceLocation)
+    #expect((gateway["api_keys"] as? [Any])?.isEmpty == true, "the link key is deleted too", sourceLocation: sourceLocation)
 }
 
 @Suite struct RollbackCommandTests {
     @Test func dryRunListsEveryDeletionThenForceDeletesItAllAndASecondRollbackIsANoOp() async throws {
         let fixture = try await MigrationFixture.start()
         defer { Task { await fixture.stop() } }
-        #expect(try await fixture.run().summary.done == 12)
+        #expect(try await fixture.run().summary.done == 13)
         let tag = try journalTag(fixture.journal)
         let reader = try JournalStore.openForReading(at: fixture.journal)
-        let keyID = try #require(try await reader.apiKeys().first?.key.keyID)
+        let keyID = try #require(try await reader.apiKeys().first { $0.key.entityType == "application" }?.key.keyID)
+        let linkKeyID = try #require(try await reader.apiKeys().first { $0.key.entityType == "gateway" }?.key.keyID)
         try await reader.close()
         let stateBefore = fixture.state
         let requestsBefore = fixture.requestCount
@@ -126,8 +129,8 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         let lines = dry.out.components(separatedBy: "\n")
         #expect(lines[0] == "Rollback of journal \(fixture.journal): dry run, nothing is deleted and nothing is written.")
         #expect(lines[1] == "Target: \(fixture.v3.identityServerURL) (user alice); migration tag \(tag).")
-        #expect(Array(lines[2...26]) == [
-            "12 deletions, in this order:",
+        #expect(Array(lines[2...28]) == [
+            "13 deletions, in this order:",
             "   1. remove collaborator user bob-smith from application sensors",
             "      DELETE /api/v3/applications/sensors/collaborator/user/bob-smith (Identity Server, step application:sensors:collaborator:user:bob-smith)",
             "   2. delete API key \"v2: default key [\(tag)]\" of application sensors",
@@ -150,16 +153,18 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
             "      DELETE /api/v3/applications/sensors/devices/dev-2 (Identity Server, step device:sensors/dev-2:is)",
             "  11. delete application sensors",
             "      DELETE /api/v3/applications/sensors (Identity Server, step application:sensors:create)",
-            "  12. delete gateway eui-b827ebfffe000001",
+            "  12. delete API key \"v2: gateway key [\(tag)]\" of gateway eui-b827ebfffe000001",
+            "      DELETE /api/v3/gateways/eui-b827ebfffe000001/api-keys/\(linkKeyID) (Identity Server, step gateway:eui-b827ebfffe000001:api-key:link)",
+            "  13. delete gateway eui-b827ebfffe000001",
             "      DELETE /api/v3/gateways/eui-b827ebfffe000001 (Identity Server, step gateway:eui-b827ebfffe000001:create)",
         ])
-        #expect(Array(lines[27...]) == [
+        #expect(Array(lines[29...]) == [
             "Consequences:",
             "  - application sensors: v3 deletes applications softly; the ID sensors stays taken until an admin purges it (DELETE /api/v3/applications/sensors/purge, admin only).",
             "  - gateway eui-b827ebfffe000001: v3 deletes gateways softly; the ID eui-b827ebfffe000001 stays taken until an admin purges it (DELETE /api/v3/gateways/eui-b827ebfffe000001/purge, admin only); its EUI B827EBFFFE000001 is released and can be registered again.",
             "  - Running `ttn-migrate run` with this journal afterwards fails on these IDs (409 id_taken) unless an admin purges them or you give them new IDs with `rename:` in the configuration.",
             "  - 2 devices are deleted from the registries this journal wrote, with their keys, session and frame counters in v3.",
-            "  - 1 API key created by this migration stops working; the journal forgets its secret.",
+            "  - 2 API keys created by this migration stop working; the journal forgets their secrets.",
             "  - Nothing in v2 is changed.",
             "To delete: ttn-migrate rollback --config \(fixture.configPath) --journal \(fixture.journal) --force",
         ])
@@ -171,8 +176,8 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         let force = await fixture.rollback(force: true)
         #expect(force.code == 0)
         let forceLines = force.out.components(separatedBy: "\n")
-        #expect(forceLines.count == 12)
-        #expect(Set(forceLines.map { $0.replacingOccurrences(of: #"^\[\d+/12\] "#, with: "", options: .regularExpression) }) == [
+        #expect(forceLines.count == 13)
+        #expect(Set(forceLines.map { $0.replacingOccurrences(of: #"^\[\d+/13\] "#, with: "", options: .regularExpression) }) == [
             "done          remove collaborator user bob-smith from application sensors",
             "done          delete API key \"v2: default key [\(tag)]\" of application sensors",
             "done          delete the link (default payload formatters) of application sensors from the Application Server",
@@ -184,9 +189,10 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
             "done          delete device sensors/dev-2 from the Network Server",
             "done          delete device sensors/dev-2 from the Identity Server",
             "done          delete application sensors",
+            "done          delete API key \"v2: gateway key [\(tag)]\" of gateway eui-b827ebfffe000001",
             "done          delete gateway eui-b827ebfffe000001",
         ])
-        #expect(force.err.contains("rollback: 12 deleted, 0 already gone, 0 failed, 0 not attempted; 12 requests in "))
+        #expect(force.err.contains("rollback: 13 deleted, 0 already gone, 0 failed, 0 not attempted; 13 requests in "))
         #expect(force.err.contains(
             "note: v3 keeps the IDs of deleted applications and gateways taken until an admin purges them: application sensors, gateway eui-b827ebfffe000001"))
         try expectFullyRolledBack(fixture)
@@ -207,10 +213,10 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
                      "/api/v3/as/applications/sensors/link"] {
             #expect(try #require(deletes.firstIndex(of: path)) < applicationDelete)
         }
-        #expect(deletes.count == 12)
+        #expect(deletes.count == 13)
 
         let states = try await fixture.journalStates()
-        #expect(states.count == 12)
+        #expect(states.count == 13)
         #expect(states.values.allSatisfy { $0 == .rolledBack })
         let store = try JournalStore.openForReading(at: fixture.journal)
         #expect(try await store.apiKeys().isEmpty)
@@ -234,10 +240,10 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         let again = await fixture.rollback(force: true)
         #expect(again.code == 0)
         #expect(again.out.isEmpty)
-        #expect(again.err == "rollback: nothing to roll back (12 steps already rolled back). Journal: \(fixture.journal)")
+        #expect(again.err == "rollback: nothing to roll back (13 steps already rolled back). Journal: \(fixture.journal)")
         let dryAgain = await fixture.rollback(force: false)
         #expect(dryAgain.code == 0)
-        #expect(dryAgain.out.components(separatedBy: "\n").last == "Nothing to roll back: no step of this journal is done (12 steps already rolled back).")
+        #expect(dryAgain.out.components(separatedBy: "\n").last == "Nothing to roll back: no step of this journal is done (13 steps already rolled back).")
         #expect(fixture.state == stateAfter)
         #expect(fixture.requestCount == requestsAfter)
         let store2 = try JournalStore.openForReading(at: fixture.journal)
@@ -258,7 +264,7 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         for failure in again.summary.failed {
             #expect(failure.message.contains("deleted IDs stay taken"))
         }
-        #expect(again.summary.blocked.count == 10)
+        #expect(again.summary.blocked.count == 11)
     }
 
     /// JS, NS and AS answer 503: the IS-only deletions are made, the devices' cluster entries fail, and
@@ -267,14 +273,15 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
     @Test func clusterDownPartiallyFailsThenASecondRollbackCompletes() async throws {
         let fixture = try await MigrationFixture.start(v3Options: V3SimulatorLaunchOptions(split: true))
         defer { Task { await fixture.stop() } }
-        #expect(try await fixture.run().summary.done == 12)
+        #expect(try await fixture.run().summary.done == 13)
         fixture.v3.cluster.setFaults(try FaultSpec(parsing: "503=1.0"))
 
         let first = try await fixture.rollbackInProcess()
         #expect(first.code == 1)
         let summary = first.outcome.summary
         #expect(Set(summary.deleted) == [
-            "application:sensors:collaborator:user:bob-smith", "application:sensors:api-key:default%20key", "gateway:eui-b827ebfffe000001:create",
+            "application:sensors:collaborator:user:bob-smith", "application:sensors:api-key:default%20key",
+            "gateway:eui-b827ebfffe000001:api-key:link", "gateway:eui-b827ebfffe000001:create",
         ])
         #expect(summary.alreadyGone.isEmpty)
         #expect(summary.failed.map(\.stepID) == ["application:sensors:link", "device:sensors/dev-1:as", "device:sensors/dev-2:as"])
@@ -296,7 +303,7 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         #expect(first.err.contains("not attempted: device:sensors/dev-1:is: waits for device:sensors/dev-1:js, device:sensors/dev-1:ns, device:sensors/dev-1:as"))
         #expect(first.err.contains(
             "not attempted: application:sensors:create: waits for application:sensors:link, device:sensors/dev-1:is, device:sensors/dev-2:is"))
-        #expect(first.err.contains("rollback: 3 deleted, 0 already gone, 3 failed, 6 not attempted;"))
+        #expect(first.err.contains("rollback: 4 deleted, 0 already gone, 3 failed, 6 not attempted;"))
         #expect(first.err.contains("fix the causes above, then run the same command again (it continues where it stopped): ttn-migrate rollback --force"))
         #expect(first.out.contains("FAILED        delete device sensors/dev-1 from the Application Server"))
         // Nothing on the IS was asked to go before its dependents: no device IS entry, no application delete.
@@ -305,7 +312,8 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
 
         let states = try await fixture.journalStates()
         #expect(states.filter { $0.value == .rolledBack }.keys.sorted() == [
-            "application:sensors:api-key:default%20key", "application:sensors:collaborator:user:bob-smith", "gateway:eui-b827ebfffe000001:create",
+            "application:sensors:api-key:default%20key", "application:sensors:collaborator:user:bob-smith",
+            "gateway:eui-b827ebfffe000001:api-key:link", "gateway:eui-b827ebfffe000001:create",
         ])
         #expect(states.filter { $0.value == .done }.count == 9)
 
@@ -313,7 +321,7 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         let dry = await fixture.rollback(force: false)
         #expect(dry.code == 0)
         #expect(dry.out.contains("9 deletions, in this order:"))
-        #expect(dry.out.contains("3 steps already rolled back by an earlier rollback: left alone."))
+        #expect(dry.out.contains("4 steps already rolled back by an earlier rollback: left alone."))
 
         fixture.v3.cluster.setFaults(.none)
         let second = await fixture.rollback(force: true)
@@ -325,7 +333,7 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
     }
 
     /// Ctrl-C (the stop signal) after four deletions: exit 130, the four recorded; the same command
-    /// continues with the other eight.
+    /// continues with the other nine.
     @Test func anInterruptedRollbackContinuesWhereItStopped() async throws {
         let fixture = try await MigrationFixture.start()
         defer { Task { await fixture.stop() } }
@@ -343,7 +351,7 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
 
         let second = await fixture.rollback(force: true)
         #expect(second.code == 0)
-        #expect(second.err.contains("rollback: 8 deleted, 0 already gone, 0 failed, 0 not attempted; 8 requests in "))
+        #expect(second.err.contains("rollback: 9 deleted, 0 already gone, 0 failed, 0 not attempted; 9 requests in "))
         try expectFullyRolledBack(fixture)
         let store = try JournalStore.openForReading(at: fixture.journal)
         let outcomes = try await store.runs().map(\.outcome)
@@ -369,7 +377,7 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         let second = await fixture.rollback(force: true)
         #expect(second.code == 0)
         #expect(second.out.contains("already gone  remove collaborator user bob-smith from application sensors (recorded as rolled back)"))
-        #expect(second.err.contains("rollback: 11 deleted, 1 already gone, 0 failed, 0 not attempted;"))
+        #expect(second.err.contains("rollback: 12 deleted, 1 already gone, 0 failed, 0 not attempted;"))
         try expectFullyRolledBack(fixture)
         #expect(try await fixture.journalStates().values.allSatisfy { $0 == .rolledBack })
     }
@@ -454,7 +462,7 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         #expect(message.hasPrefix("delete application sensors: Identity Server answered 400 pkg/identityserver:application_has_devices ("))
         #expect(message.hasSuffix(
             "; the application still holds devices this journal did not create, or whose deletion failed: delete them in v3 (or keep the application), then run the same command again"))
-        #expect(result.outcome.summary.deleted.count == 11)
+        #expect(result.outcome.summary.deleted.count == 12)
 
         let state = try stateObject(fixture)
         let application = try #require(entry(state, "applications", "sensors"))
@@ -480,18 +488,20 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
             "  - application:sensors:collaborator:user:bob-smith (application-collaborator sensors/bob-smith)",
         ]
         let dryLines = dry.out.components(separatedBy: "\n")
-        #expect(dryLines[2] == "1 deletion, in this order:")
-        #expect(dryLines[3] == "  1. delete gateway eui-b827ebfffe000001")
-        #expect(Array(dryLines[5...7]) == expectedNotUndone)
+        #expect(dryLines[2] == "2 deletions, in this order:")
+        #expect(dryLines[3] == "  1. delete API key \"v2: gateway key [\(try journalTag(fixture.journal))]\" of gateway eui-b827ebfffe000001")
+        #expect(dryLines[5] == "  2. delete gateway eui-b827ebfffe000001")
+        #expect(Array(dryLines[7...9]) == expectedNotUndone)
         #expect(dry.out.contains(
             "  The configuration (`rename:`, `users:`, `include:`) or the frozen estate (`run --refresh`) changed since the run: "
                 + "restore the configuration the run used and roll back again, or delete these entities in v3 yourself."))
 
         let force = await fixture.rollback(force: true, config: renamed)
         #expect(force.code == 1)
-        #expect(force.out == "[1/1] done          delete gateway eui-b827ebfffe000001")
+        #expect(force.out.hasSuffix("[2/2] done          delete gateway eui-b827ebfffe000001"))
         #expect(force.err.contains(expectedNotUndone.joined(separator: "\n")))
-        #expect(fixture.deleteRequests == ["/api/v3/gateways/eui-b827ebfffe000001"])
+        #expect(fixture.deleteRequests.count == 2 && fixture.deleteRequests.last == "/api/v3/gateways/eui-b827ebfffe000001")
+        #expect(fixture.deleteRequests.first?.hasPrefix("/api/v3/gateways/eui-b827ebfffe000001/api-keys/") == true)
 
         // With the configuration the run used, the rest goes.
         let rest = await fixture.rollback(force: true)
@@ -520,26 +530,27 @@ private func expectFullyRolledBack(_ fixture: MigrationFixture, sourceLocation: 
         let dry = await fixture.rollback(force: false)
         #expect(dry.code == 0)
         let lines = dry.out.components(separatedBy: "\n")
-        #expect(lines[2] == "6 deletions, in this order:")
-        #expect([lines[3], lines[5], lines[7], lines[9], lines[11], lines[13]] == [
+        #expect(lines[2] == "7 deletions, in this order:")
+        #expect([lines[3], lines[5], lines[7], lines[9], lines[11], lines[13], lines[15]] == [
             "  1. remove collaborator user bob-smith from application sensors",
             "  2. delete API key \"v2: default key [\(try journalTag(fixture.journal))]\" of application sensors",
             "  3. delete device sensors/dev-1 from the Identity Server",
             "  4. delete device sensors/dev-2 from the Identity Server",
             "  5. delete application sensors",
-            "  6. delete gateway eui-b827ebfffe000001",
+            "  6. delete API key \"v2: gateway key [\(try journalTag(fixture.journal))]\" of gateway eui-b827ebfffe000001",
+            "  7. delete gateway eui-b827ebfffe000001",
         ])
-        #expect(Array(lines[15..<23]) == notUndone)
+        #expect(Array(lines[17..<25]) == notUndone)
         #expect(dry.out.contains("2 devices are deleted from the registries this journal wrote"))
 
         let force = await fixture.rollback(force: true)
         #expect(force.code == 0)
         #expect(force.err.contains(notUndone.joined(separator: "\n")))
-        #expect(force.err.contains("rollback: 6 deleted, 0 already gone, 0 failed, 0 not attempted;"))
+        #expect(force.err.contains("rollback: 7 deleted, 0 already gone, 0 failed, 0 not attempted;"))
         try expectFullyRolledBack(fixture)
         let states = try await fixture.journalStates()
         #expect(states.filter { $0.value == .failed }.count == 6)
-        #expect(states.filter { $0.value == .rolledBack }.count == 6)
+        #expect(states.filter { $0.value == .rolledBack }.count == 7)
     }
 }
 

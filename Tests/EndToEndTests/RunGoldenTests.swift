@@ -38,7 +38,7 @@ func journalTag(_ path: String) throws -> String {
         defer { Task { await fixture.stop() } }
         let outcome = try await fixture.run()
         #expect(outcome.summary.failed.isEmpty)
-        #expect(outcome.summary.done == 12)
+        #expect(outcome.summary.done == 13)
         #expect(try normalizedState(fixture, tag: journalTag(fixture.journal)) == goldenState())
 
         // A second run finds everything done and sends nothing.

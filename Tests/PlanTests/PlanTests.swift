@@ -145,8 +145,12 @@ struct PlanTests {
             "application:my-app:link", "device:my-app/dev-1:is", "device:my-app/dev-1:js", "device:my-app/dev-1:ns",
             "device:my-app/dev-1:as", "device:my-app/dev-2:is", "device:my-app/dev-2:ns", "device:my-app/dev-2:as",
             "gateway:eui-b827ebfffe123456:create", "gateway:eui-b827ebfffe123456:collaborator:user:bob",
+            "gateway:eui-b827ebfffe123456:api-key:link",
         ])
-        #expect(plan.steps.map(\.component.rawValue) == ["is", "is", "is", "as", "is", "js", "ns", "as", "is", "ns", "as", "is", "is"])
+        #expect(plan.steps.map(\.component.rawValue) == ["is", "is", "is", "as", "is", "js", "ns", "as", "is", "ns", "as", "is", "is", "is"])
+        let linkKey = try #require(plan.steps.last)
+        #expect(linkKey.payload == .gatewayAPIKey(gatewayID: "eui-b827ebfffe123456", V3APIKey(name: "v2: gateway key [run1]", rights: [.gatewayLink])))
+        #expect(linkKey.dependsOn == ["gateway:eui-b827ebfffe123456:create"])
         let rpcs: [StepKind: V3RPC] = [
             .applicationCreate: .applicationUpdate, .applicationAPIKey: .applicationAPIKeyUpdate, .applicationLink: .applicationServerSetLink,
             .gatewayCreate: .gatewayUpdate, .deviceIS: .endDeviceUpdate, .deviceJS: .joinServerSet, .deviceNS: .networkServerSet,
@@ -174,8 +178,9 @@ struct PlanTests {
         #expect(snapshot.applications.reduce(0) { $0 + $1.handler.devices.count } == 100)
         let summary = try Planner.plan(snapshot: snapshot, options: SyntheticEstate.options()).summary
         #expect(summary.devices == ["otaa": 70, "otaa-with-session": 10, "abp": 20])
-        // 20 creates, 20 collaborators (the owner is left out), 30 keys, 20 links, 100+80+100+100 device steps, 10 gateways.
-        #expect(summary.totalSteps == 480)
+        // 20 creates, 20 collaborators (the owner is left out), 30 keys, 20 links, 100+80+100+100 device steps,
+        // 10 gateways with a link key each.
+        #expect(summary.totalSteps == 490)
         #expect(summary.steps["device-js"] == 80)
         #expect(summary.entities["gateway-collaborator"] == PlanSummary.EntityCounts(planned: 0, skipped: 10))
     }
@@ -205,15 +210,17 @@ struct PlanTableTests {
               application-link                0        0
               gateway                         1        0
               gateway-collaborator            0        0
+              gateway-api-key                 1        0
               device                          0        0
               devices: 0 otaa, 0 otaa-with-session, 0 abp
-              steps: 2 (is 2, js 0, ns 0, as 0)
+              steps: 3 (is 3, js 0, ns 0, as 0)
               renames: 0, warnings: 1, skipped: 0
 
-            Steps (2)
-              #  STEP                                 SERVER  AFTER
-              1  application:sensors:create           is      -
-              2  gateway:eui-b827ebfffe000001:create  is      -
+            Steps (3)
+              #  STEP                                       SERVER  AFTER
+              1  application:sensors:create                 is      -
+              2  gateway:eui-b827ebfffe000001:create        is      -
+              3  gateway:eui-b827ebfffe000001:api-key:link  is      gateway:eui-b827ebfffe000001:create
 
             Renames (0)
               none

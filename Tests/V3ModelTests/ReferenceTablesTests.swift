@@ -25,7 +25,7 @@ struct RightsTableTests {
             .applicationDelete, .applicationDevicesRead, .applicationDevicesWrite, .applicationDevicesReadKeys,
             .applicationDevicesWriteKeys, .applicationTrafficRead, .applicationTrafficUpWrite, .applicationTrafficDownWrite,
             .applicationLink, .applicationAll, .gatewayInfo, .gatewaySettingsBasic, .gatewaySettingsCollaborators,
-            .gatewayDelete, .gatewayTrafficRead, .gatewayStatusRead, .gatewayLocationRead, .gatewayAll,
+            .gatewayDelete, .gatewayLink, .gatewayTrafficRead, .gatewayStatusRead, .gatewayLocationRead, .gatewayAll,
             .userApplicationsCreate, .userGatewaysCreate, .organizationApplicationsCreate, .organizationGatewaysCreate, .all,
         ]
         for constant in constants {
