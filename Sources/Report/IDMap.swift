@@ -63,7 +63,7 @@ public struct IDMap: Sendable, Equatable {
             let ids = stepsOf[entity] ?? []
             var row = Row(kind: entity.kind.rawValue, v2ID: entity.v2ID, v3ID: entity.v3ID, state: "migrated")
             (row.state, row.reason) = state(of: ids.map { (id: $0, record: records[$0]) })
-            if entity.kind == .applicationAPIKey {
+            if entity.kind == .applicationAPIKey || entity.kind == .gatewayAPIKey {
                 row.v2KeyName = entity.v2ID.split(separator: "/", maxSplits: 1).last.map(String.init)
                 row.v3KeyID = ids.lazy.compactMap { keyIDs[$0] }.first
             }

@@ -28,6 +28,7 @@ struct MigratedCounts: Equatable {
         (EntityKind.applicationLink.rawValue, "payload formatters (links)"),
         (EntityKind.gateway.rawValue, "gateways"),
         (EntityKind.gatewayCollaborator.rawValue, "gateway collaborators"),
+        (EntityKind.gatewayAPIKey.rawValue, "gateway link keys"),
         (EntityKind.device.rawValue, "devices"),
     ]
 

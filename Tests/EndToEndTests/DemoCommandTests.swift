@@ -20,7 +20,8 @@ import Testing
 ///   eui-b827ebfffe00000c dave (no account). alice is left out by the plan on all 15.
 /// - devices 15: 17 read (demo's booth-1 is not readable); p-003 has no keys; weather-station/dup-eui-a shares
 ///   its EUI pair with parking_sensors/dup-eui-b, which sorts first and keeps it.
-/// - steps 98 done, 3 skipped: 101 planned = 7 + 7 + 8 + 5 + 15 + 3 + devices 56 (IS, NS and AS for 15, JS for
+/// - gateway link keys 15: one per gateway.
+/// - steps 113 done, 3 skipped: 116 planned = 7 + 7 + 8 + 5 + 15 + 3 + 15 + devices 56 (IS, NS and AS for 15, JS for
 ///   the 11 with an AppKey: ws-otaa-fresh, ws-otaa-session, sensor_1, sensor-1, cayenne-node-1, cayenne-node-2,
 ///   p-001, dup-eui-b, p-005, node-with-attrs, relay-1); the 3 dave steps are skipped.
 /// - target-check requests 27: auth_info 1, the owner 1, the collaborator accounts bob-smith, carol, dave 3, one
@@ -58,6 +59,7 @@ import Testing
         #expect(lines.contains("  payload formatters (links)       5       0       0       0"))
         #expect(lines.contains("  gateways                        15       0       0       0"))
         #expect(lines.contains("  gateway collaborators            2       1       0       0"))
+        #expect(lines.contains("  gateway link keys               15       0       0       0"))
         #expect(lines.contains("  devices                         15       0       0       0"))
         #expect(lines.contains("  warnings: 26 in the plan, each with what to do about it (\(out)/plan.txt)"))
         #expect(lines.contains("  not migrated, by the plan (25):"))
@@ -68,9 +70,13 @@ import Testing
         #expect(lines.contains {
             $0.hasPrefix("    gateway:eui-b827ebfffe00000c:collaborator:user:dave: user dave has no v3 account")
         })
-        #expect(lines.contains { $0.contains("to v3 (run: 98 for the steps, 27 to check the target first)") })
-        #expect(lines.contains("Result: the migration finished: 98 steps done, 3 skipped, 0 failed."))
+        #expect(lines.contains { $0.contains("to v3 (run: 113 for the steps, 27 to check the target first)") })
+        #expect(lines.contains("Result: the migration finished: 113 steps done, 3 skipped, 0 failed."))
         #expect(lines.contains("Reports in \(out):"))
+        // The cut-over stage: every device switched, each gateway told where to connect.
+        #expect(lines.contains { $0.hasPrefix("[5/5] cutover: switch the migrated devices to v3 only") })
+        #expect(lines.filter { $0.contains("] switched device ") }.count == 15)
+        #expect(lines.contains("    - gateway my-kickstarter, EUI B827EBFFFE123456, frequency plan EU_863_870"))
 
         // No secret in the output or in the configuration it wrote.
         let token = try String(contentsOfFile: out + "/v2-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -95,7 +101,7 @@ import Testing
         let again = await runCLI(["demo", "--out", out, "--examples", examplesDirectory()])
         #expect(again.code == 0, "\(again.err)")
         #expect(again.out.contains("  replaced the files of an earlier demo in \(out) ("))
-        #expect(again.out.contains("Result: the migration finished: 98 steps done, 3 skipped, 0 failed."))
+        #expect(again.out.contains("Result: the migration finished: 113 steps done, 3 skipped, 0 failed."))
         let newToken = try String(contentsOfFile: out + "/v2-token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(newToken != token)
     }

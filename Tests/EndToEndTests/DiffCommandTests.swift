@@ -78,9 +78,10 @@ struct MigratedEstate {
         let tag = store.migrationTag
         try await store.close()
         #expect(lines.contains("equal   application-api-key       sensors/v2: default key [\(tag)] (v2 sensors/default key)"))
+        #expect(lines.contains("equal   gateway-api-key           eui-b827ebfffe000001/v2: gateway key [\(tag)] (v2 eui-b827ebfffe000001/gateway key)"))
         #expect(lines.contains("Skipped (not migrated, so not compared):"))
         #expect(lines.contains { $0.hasPrefix("  application old: ") })
-        #expect(lines.contains("Summary: 7 equal, 0 differs, 0 missing in v3, 0 only in v3; 3 skipped"))
+        #expect(lines.contains("Summary: 8 equal, 0 differs, 0 missing in v3, 0 only in v3; 3 skipped"))
         MigratedEstate.expectNoSecrets(table.out + table.err)
 
         // Without the journal, the API key of the run is found by its `v2: <name>` prefix.
@@ -88,7 +89,7 @@ struct MigratedEstate {
         #expect(withoutJournal.code == 0, "\(withoutJournal.out)\n\(withoutJournal.err)")
         #expect(withoutJournal.out.contains("API keys of any run, no journal given"))
         #expect(withoutJournal.out.contains("equal   application-api-key       sensors/v2: default key [\(tag)] (v2 sensors/default key)"))
-        #expect(withoutJournal.out.contains("Summary: 7 equal, 0 differs, 0 missing in v3, 0 only in v3; 3 skipped"))
+        #expect(withoutJournal.out.contains("Summary: 8 equal, 0 differs, 0 missing in v3, 0 only in v3; 3 skipped"))
 
         // The JSON form, parsed.
         let json = await estate.diff(["--format", "json"])
@@ -98,7 +99,7 @@ struct MigratedEstate {
         #expect(document["version"] as? Int == 1)
         #expect(document["has_differences"] as? Bool == false)
         let summary = try #require(document["summary"] as? [String: Int])
-        #expect(summary == ["equal": 7, "differs": 0, "missing_in_v3": 0, "only_in_v3": 0, "skipped": 3])
+        #expect(summary == ["equal": 8, "differs": 0, "missing_in_v3": 0, "only_in_v3": 0, "skipped": 3])
         let skipped = try #require(document["skipped"] as? [[String: Any]])
         #expect(skipped.map { $0["v2_id"] as? String } == ["old", "sensors/alice", "eui-b827ebfffe000001/alice"])
     }
@@ -131,7 +132,7 @@ struct MigratedEstate {
         #expect(lines.contains("differs        device                    sensors/dev-2 (v2 sensors/dev_2)"))
         #expect(lines.contains("                 as session.keys.app_s_key.key: differs (value hidden)"))
         #expect(lines.contains("only in v3     application               extra-app"))
-        #expect(lines.contains("Summary: 4 equal, 2 differs, 1 missing in v3, 1 only in v3; 3 skipped"))
+        #expect(lines.contains("Summary: 5 equal, 2 differs, 1 missing in v3, 1 only in v3; 3 skipped"))
 
         // No rendering shows the old or the new key.
         var outputs = table.out + table.err
@@ -160,7 +161,7 @@ struct MigratedEstate {
         let result = await estate.diff(["--format", "html", "--out", out])
         #expect(result.code == 1)
         #expect(result.out.isEmpty)
-        #expect(result.err.contains("wrote the diff to \(out): 6 equal, 0 differs, 1 missing in v3, 0 only in v3; 3 skipped"))
+        #expect(result.err.contains("wrote the diff to \(out): 7 equal, 0 differs, 1 missing in v3, 0 only in v3; 3 skipped"))
         let written = try String(contentsOfFile: out, encoding: .utf8)
         #expect(written.hasPrefix("<!DOCTYPE html>\n"))
         #expect(written.contains("<tr class=\"entity missing-in-v3\" data-kind=\"application-link\"><td class=\"status\">missing in v3</td><td>application-link</td><td>sensors</td>"))
@@ -201,7 +202,7 @@ struct MigratedEstate {
         server.setFaults(.none)
         let result = await diff
         #expect(result.code == 0, "\(result.out)\n\(result.err)")
-        #expect(result.out.contains("Summary: 7 equal, 0 differs, 0 missing in v3, 0 only in v3; 3 skipped"))
+        #expect(result.out.contains("Summary: 8 equal, 0 differs, 0 missing in v3, 0 only in v3; 3 skipped"))
         let reads = server.requestLog.dropFirst(before)
         #expect(reads.contains { $0.status == 503 } && reads.contains { $0.status == 429 })
         #expect(reads.allSatisfy { $0.method == "GET" })

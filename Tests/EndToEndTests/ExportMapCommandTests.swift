@@ -15,16 +15,17 @@ import Testing
         #expect(cutover.code == 0, "\(cutover.err)")
         let store = try JournalStore.openForReading(at: estate.journal)
         let tag = store.migrationTag
-        let keyID = try #require(try await store.apiKeys().first?.key.keyID)
+        let keyID = try #require(try await store.apiKeys().first { $0.key.entityType == "application" }?.key.keyID)
+        let linkKeyID = try #require(try await store.apiKeys().first { $0.key.entityType == "gateway" }?.key.keyID)
         try await store.close()
 
         let csvPath = estate.directory.file("map.csv")
         let csv = await runCLI(["export-map", "--config", estate.config, "--journal", estate.journal, "--out", csvPath])
         #expect(csv.code == 0, "\(csv.err)")
-        #expect(csv.err == "wrote 13 rows to \(csvPath): 7 migrated, 6 not_migrated")
+        #expect(csv.err == "wrote 14 rows to \(csvPath): 8 migrated, 6 not_migrated")
         let text = try String(contentsOfFile: csvPath, encoding: .utf8)
         let lines = text.components(separatedBy: "\r\n")
-        #expect(Array(lines.prefix(11)) == [
+        #expect(Array(lines.prefix(12)) == [
             "kind,v2_id,v3_id,v2_key_name,v3_key_id,state,reason,cutover",
             "application,sensors,sensors,,,migrated,,",
             "application-collaborator,sensors/bob_smith,sensors/bob-smith,,,migrated,,",
@@ -33,15 +34,16 @@ import Testing
             "device,sensors/dev-1,sensors/dev-1,,,migrated,,",
             "device,sensors/dev_2,sensors/dev-2,,,migrated,,done",
             "gateway,eui-b827ebfffe000001,eui-b827ebfffe000001,,,migrated,,",
+            "gateway-api-key,eui-b827ebfffe000001/gateway key,eui-b827ebfffe000001/v2: gateway key [\(tag)],gateway key,\(linkKeyID),migrated,,",
             "application,old,,,,not_migrated,deleted in v2,",
             "application-collaborator,sensors/alice,sensors/alice,,,not_migrated,alice is the owner and already holds all rights (RIGHT_APPLICATION_ALL),",
             "gateway-collaborator,eui-b827ebfffe000001/alice,eui-b827ebfffe000001/alice,,,not_migrated,alice is the owner and already holds all rights (RIGHT_GATEWAY_ALL),",
         ])
         // What is not migrated, per application, quoted where the text holds commas.
-        #expect(lines[11].hasPrefix("integration,sensors,sensors,,,not_migrated,\"v2 integrations (HTTP Integration, Data Storage,"))
-        #expect(lines[12].hasPrefix("webhook,sensors,sensors,,,not_migrated,"))
-        #expect(lines[13].hasPrefix("mqtt,sensors,sensors,,,not_migrated,\"MQTT clients must move to the v3 Application Server's MQTT server"))
-        #expect(lines[14] == "" && lines.count == 15)
+        #expect(lines[12].hasPrefix("integration,sensors,sensors,,,not_migrated,\"v2 integrations (HTTP Integration, Data Storage,"))
+        #expect(lines[13].hasPrefix("webhook,sensors,sensors,,,not_migrated,"))
+        #expect(lines[14].hasPrefix("mqtt,sensors,sensors,,,not_migrated,\"MQTT clients must move to the v3 Application Server's MQTT server"))
+        #expect(lines[15] == "" && lines.count == 16)
         MigratedEstate.expectNoSecrets(text)
 
         let jsonPath = estate.directory.file("map.json")
@@ -50,7 +52,7 @@ import Testing
         let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonPath))) as? [String: Any])
         #expect(document["format"] as? String == "ttn-migrate/id-map")
         let entities = try #require(document["entities"] as? [[String: Any]])
-        #expect(entities.count == 13)
+        #expect(entities.count == 14)
         let key = try #require(entities.first { $0["kind"] as? String == "application-api-key" })
         #expect(key["v2_key_name"] as? String == "default key" && key["v3_key_id"] as? String == keyID)
         let device = try #require(entities.first { $0["v2_id"] as? String == "sensors/dev_2" })

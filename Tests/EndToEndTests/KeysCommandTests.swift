@@ -38,7 +38,7 @@ func migrationTag(of journal: String) async throws -> String {
         let out = fixture.v2.directory.file("keys.json")
         let result = await runCLI(["keys", "--journal", fixture.journal, "--out", out])
         #expect(result.code == 0, "\(result.err)")
-        #expect(result.out == "wrote 1 API key to \(out) (json, mode 0600)")
+        #expect(result.out == "wrote 2 API keys to \(out) (json, mode 0600)")
         #expect(result.err.isEmpty)
         #expect(try mode(out) == 0o600)
 
@@ -51,8 +51,8 @@ func migrationTag(of journal: String) async throws -> String {
         #expect(member(document, "migration_tag") as? String == tag)
         #expect(member(document, "target", "identity_server") as? String == fixture.v3.identityServerURL)
         let keys = member(document, "api_keys") as? [[String: Any]] ?? []
-        #expect(keys.count == 1)
-        let key = try #require(keys.first)
+        #expect(keys.count == 2)
+        let key = try #require(keys.first { $0["entity_type"] as? String == "application" })
         #expect(key["entity_type"] as? String == "application")
         #expect(key["entity_id"] as? String == "sensors")
         #expect(key["key_name"] as? String == "v2: default key [\(tag)]")
@@ -77,6 +77,19 @@ func migrationTag(of journal: String) async throws -> String {
         #expect(member(auth, "api_key", "api_key", "id") as? String == keyID)
         #expect(member(auth, "api_key", "api_key", "name") as? String == "v2: default key [\(tag)]")
         #expect(Set(member(auth, "api_key", "api_key", "rights") as? [String] ?? []) == Self.defaultKeyRights)
+        // The gateway's link key: RIGHT_GATEWAY_LINK, for a Basics Station LNS or a gateway connection.
+        let linkKey = try #require(keys.first { $0["entity_type"] as? String == "gateway" })
+        #expect(linkKey["entity_id"] as? String == "eui-b827ebfffe000001")
+        #expect(linkKey["key_name"] as? String == "v2: gateway key [\(tag)]")
+        #expect(linkKey["rights"] as? [String] == ["RIGHT_GATEWAY_LINK"])
+        #expect(linkKey["step_id"] as? String == "gateway:eui-b827ebfffe000001:api-key:link")
+        let linkSecret = try #require(linkKey["secret"] as? String)
+        let linkInfo = try await fixture.v3Request("GET", "/api/v3/auth_info", key: linkSecret)
+        #expect(linkInfo.status == 200)
+        let linkAuth = try jsonObject(String(decoding: linkInfo.body, as: UTF8.self))
+        #expect(member(linkAuth, "api_key", "entity_ids", "gateway_ids", "gateway_id") as? String == "eui-b827ebfffe000001")
+        #expect((member(linkAuth, "api_key", "api_key", "rights") as? [String])?.contains("RIGHT_GATEWAY_LINK") == true)
+
         // A key of the same form that v3 did not issue is refused: the check above can fail.
         let forged = "NNSXS.\(keyID).\(String(repeating: "A", count: parts.count == 3 ? parts[2].count : 52))"
         #expect(try await fixture.v3Request("GET", "/api/v3/auth_info", key: forged).status == 401)
@@ -85,7 +98,7 @@ func migrationTag(of journal: String) async throws -> String {
         let status = await fixture.status()
         let statusJSON = await fixture.status(["--format", "json"])
         for output in [run.out, run.err, result.out, result.err, status.out, status.err, statusJSON.out] {
-            #expect(!output.contains(secret))
+            #expect(!output.contains(secret) && !output.contains(linkSecret))
             #expect(!output.contains(parts.count == 3 ? parts[2] : secret))
         }
     }
@@ -98,12 +111,14 @@ func migrationTag(of journal: String) async throws -> String {
         let out = fixture.v2.directory.file("keys.csv")
         let result = await runCLI(["keys", "--journal", fixture.journal, "--out", out, "--format", "csv"])
         #expect(result.code == 0, "\(result.err)")
-        #expect(result.out == "wrote 1 API key to \(out) (csv, mode 0600)")
+        #expect(result.out == "wrote 2 API keys to \(out) (csv, mode 0600)")
         #expect(try mode(out) == 0o600)
         let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(lines.count == 3 && lines.last == "")
+        #expect(lines.count == 4 && lines.last == "")
         #expect(lines.first == "entity_type,entity_id,key_name,key_id,rights,replaces_v2_key,secret,created_at,step_id")
-        let fields = lines[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let line = try #require(lines.first { $0.hasPrefix("application,") })
+        let fields = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.contains { $0.hasPrefix("gateway,eui-b827ebfffe000001,v2: gateway key [\(tag)],") && $0.contains(",RIGHT_GATEWAY_LINK,gateway key,NNSXS.") })
         #expect(fields.count == 9)
         #expect(fields.prefix(3) == ["application", "sensors", "v2: default key [\(tag)]"])
         #expect(Set(fields[4].split(separator: " ").map(String.init)) == Self.defaultKeyRights)

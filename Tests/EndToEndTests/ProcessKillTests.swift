@@ -135,7 +135,7 @@ struct SimulatorProcessFixture {
         #expect(snapshotRun.wait() == 0)
 
         let runArguments = ["run", "--config", configPath, "--snapshot", snapshot, "--journal", journal, "--concurrency", "4"]
-        // Each run is killed once it has reported some steps done (98 in all), so the kills land mid-run whatever
+        // Each run is killed once it has reported some steps done (113 in all), so the kills land mid-run whatever
         // the machine's speed; a run that finishes first (a step done but not yet journaled at a kill is found
         // present the next time, not done again) ends the series.
         for steps in [10, 20, 25, 35] {

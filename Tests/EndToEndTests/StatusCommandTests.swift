@@ -61,8 +61,9 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
     // - handler payload format "custom" with a decoder: 1 application link step (AS).
     // - dev-1 has an AppKey (OTAA): IS, JS, NS, AS = 4 steps; dev_2 (v3 dev-2) has DevAddr, NwkSKey and
     //   AppSKey (ABP, never on the JS): IS, NS, AS = 3 steps.
-    // - gateway eui-b827ebfffe000001: 1 create step (IS); its only collaborator is the owner alice: no step.
-    // Total 1 + 1 + 1 + 1 + 4 + 3 + 1 = 12 steps; 2 devices.
+    // - gateway eui-b827ebfffe000001: 1 create step (IS) and 1 link key (IS); its only collaborator is the
+    //   owner alice: no step.
+    // Total 1 + 1 + 1 + 1 + 4 + 3 + 1 + 1 = 13 steps; 2 devices.
     @Test func afterAFullRunEverythingIsDoneAndCounted() async throws {
         let fixture = try await StatusFixture.start()
         defer { Task { await fixture.stop() } }
@@ -75,9 +76,9 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
         let lines = table.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines[0] == "Journal  \(fixture.journal) (schema 2)")
         #expect(lines[1].hasPrefix("Target   \(fixture.v3.identityServerURL) (user alice); API key name tag ["))
-        #expect(lines[2] == "Result   complete: all 12 steps done")
+        #expect(lines[2] == "Result   complete: all 13 steps done")
         #expect(table.out.contains("""
-            Steps (12)
+            Steps (13)
               ENTITY                    TOTAL  DONE  FAILED  SKIPPED  PENDING  IN_FLIGHT  ROLLED_BACK
               application                   1     1       0        0        0          0            0
               application-collaborator      1     1       0        0        0          0            0
@@ -85,7 +86,8 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
               application-link              1     1       0        0        0          0            0
               device                        7     7       0        0        0          0            0
               gateway                       1     1       0        0        0          0            0
-              all                          12    12       0        0        0          0            0
+              gateway-api-key               1     1       0        0        0          0            0
+              all                          13    13       0        0        0          0            0
 
             Devices (2)
               migrated (every step done)   2
@@ -93,7 +95,7 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
               not migrated (no step done)  0
             """))
         #expect(table.out.contains("Runs (1)"))
-        #expect(table.out.contains("completed  \(ToolInfo.version)      12       0        0  "))
+        #expect(table.out.contains("completed  \(ToolInfo.version)      13       0        0  "))
         #expect(!table.out.contains("Steps not done"))
         #expect(!table.out.contains("Half-registered devices"))
         #expect(!table.out.contains("Next"))
@@ -108,18 +110,19 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
         #expect(try jsonObject(#"{"total":2,"migrated":2,"half_registered":0,"not_migrated":0}"#) == member(document, "devices") as? NSObject)
         let steps = member(document, "steps") as? NSObject
         #expect(try jsonObject("""
-            {"total":12,"done":12,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0,"by_entity_type":[
+            {"total":13,"done":13,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0,"by_entity_type":[
               {"entity_type":"application","total":1,"done":1,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0},
               {"entity_type":"application-collaborator","total":1,"done":1,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0},
               {"entity_type":"application-api-key","total":1,"done":1,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0},
               {"entity_type":"application-link","total":1,"done":1,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0},
               {"entity_type":"device","total":7,"done":7,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0},
-              {"entity_type":"gateway","total":1,"done":1,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0}]}
+              {"entity_type":"gateway","total":1,"done":1,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0},
+              {"entity_type":"gateway-api-key","total":1,"done":1,"failed":0,"skipped":0,"pending":0,"in_flight":0,"rolled_back":0}]}
             """) == steps)
         let runs = member(document, "runs") as? [[String: Any]] ?? []
         #expect(runs.count == 1)
         #expect(runs.first?["outcome"] as? String == "completed")
-        #expect(runs.first?["steps_done"] as? Int == 12)
+        #expect(runs.first?["steps_done"] as? Int == 13)
         #expect(runs.first?["tool_version"] as? String == ToolInfo.version)
         #expect((member(document, "steps_not_done") as? [Any])?.isEmpty == true)
         #expect((member(document, "half_registered_devices") as? [Any])?.isEmpty == true)
@@ -167,20 +170,23 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
         let document = try jsonObject(json.out)
         #expect(member(document, "result") as? String == "unfinished")
         #expect(member(document, "exit_code") as? Int == 1)
-        // 12 steps as counted above: 10 done, the collaborator skipped, the gateway failed.
+        // 13 steps as counted above: 10 done, the collaborator skipped, the gateway failed, its link key
+        // waiting for it (pending).
         #expect(member(document, "steps", "done") as? Int == 10)
         #expect(member(document, "steps", "failed") as? Int == 1)
         #expect(member(document, "steps", "skipped") as? Int == 1)
-        #expect(member(document, "steps", "pending") as? Int == 0)
+        #expect(member(document, "steps", "pending") as? Int == 1)
         let open = member(document, "steps_not_done") as? [[String: Any]] ?? []
-        #expect(open.map { $0["id"] as? String } == ["application:sensors:collaborator:user:bob-smith", "gateway:eui-b827ebfffe000001:create"])
+        #expect(open.map { $0["id"] as? String } == [
+            "application:sensors:collaborator:user:bob-smith", "gateway:eui-b827ebfffe000001:create", "gateway:eui-b827ebfffe000001:api-key:link",
+        ])
         let skipped = try #require(open.first)
         #expect(skipped["state"] as? String == "skipped")
         #expect(skipped["attempts"] as? Int == 0)
         #expect(skipped["entity_key"] as? String == "sensors/bob-smith")
         #expect(skipped["skip_reason"] as? String == "user bob-smith has no v3 account: map the v2 username with `users:` or create the account first")
         #expect(skipped["next_step"] as? String == "do what the skip reason says, then resume: the step is tried again once v3 no longer makes it impossible")
-        let failed = try #require(open.last)
+        let failed = try #require(open.first { $0["state"] as? String == "failed" })
         #expect(failed["state"] as? String == "failed")
         #expect(failed["attempts"] as? Int == 1)
         #expect(failed["component"] as? String == "is")
@@ -194,7 +200,7 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
 
         let table = await fixture.status()
         #expect(table.code == 1)
-        #expect(table.out.contains("Result   unfinished: 2 of 12 steps not done (1 failed, 1 skipped)"))
+        #expect(table.out.contains("Result   unfinished: 3 of 13 steps not done (1 failed, 1 skipped, 1 pending)"))
         #expect(table.out.contains("""
               gateway:eui-b827ebfffe000001:create  [failed, 1 attempt]
                 entity: gateway eui-b827ebfffe000001 on IS
@@ -219,9 +225,9 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
 
         let table = await fixture.status()
         #expect(table.code == 1)
-        // Done: application, collaborator, key, both device IS steps, gateway = 6; failed: the link
-        // (AS), dev-1 JS/NS/AS, dev-2 NS/AS = 6.
-        #expect(table.out.contains("Result   unfinished: 6 of 12 steps not done (6 failed)"))
+        // Done: application, collaborator, key, both device IS steps, gateway and its link key = 7; failed:
+        // the link (AS), dev-1 JS/NS/AS, dev-2 NS/AS = 6.
+        #expect(table.out.contains("Result   unfinished: 6 of 13 steps not done (6 failed)"))
         #expect(table.out.contains("""
             Devices (2)
               migrated (every step done)   0
