@@ -52,7 +52,6 @@ public struct CutoverPlan: Sendable {
         let states = Dictionary(steps.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
         var stepsByDevice: [String: [String]] = [:]
         var planDevices: [CutoverDevice] = []
-        var planGateways: [(entity: EntityRef, gateway: V3Gateway, step: String)] = []
         for step in plan.steps {
             switch step.payload {
             case .deviceIS(let device):
@@ -64,8 +63,6 @@ public struct CutoverPlan: Sendable {
                 stepsByDevice[planDevices[planDevices.count - 1].v3Path, default: []].append(step.id)
             case .deviceJS, .deviceNS, .deviceAS:
                 if let path = step.entity.v3ID { stepsByDevice[path, default: []].append(step.id) }
-            case .gateway(let gateway):
-                planGateways.append((step.entity, gateway, step.id))
             default:
                 continue
             }
@@ -91,13 +88,9 @@ public struct CutoverPlan: Sendable {
             }
         }
 
-        let chosenGateways = try select(
-            gateways, kind: "gateway", from: planGateways.map { [$0.entity.v2ID, $0.gateway.ids.gatewayID] })
-        for (index, entry) in planGateways.enumerated() where chosenGateways?.contains(index) ?? true {
-            result.gateways.append(GatewayReconnection(
-                v2ID: entry.entity.v2ID, gateway: entry.gateway, migrated: states[entry.step] == .done,
-                defaultAddress: gatewayServerAddress))
-        }
+        let allGateways = GatewayReconnection.all(in: plan, isDone: { states[$0] == .done }, defaultAddress: gatewayServerAddress)
+        let chosenGateways = try select(gateways, kind: "gateway", from: allGateways.map { [$0.v2ID, $0.v3ID] })
+        result.gateways = allGateways.enumerated().filter { chosenGateways?.contains($0.offset) ?? true }.map(\.element)
         return result
     }
 

@@ -18,9 +18,13 @@ public struct GatewayReconnection: Sendable, Hashable, Codable {
     public var cupsURI: String
     /// Whether the gateway's create step is done in the journal.
     public var migrated: Bool
+    /// The name of the gateway's link key (`RIGHT_GATEWAY_LINK`) once the journal holds it: the LNS key
+    /// of a Basics Station, its secret in `ttn-migrate keys --out`.
+    public var linkKeyName: String?
 
     enum CodingKeys: String, CodingKey {
         case eui, migrated
+        case linkKeyName = "link_key_name"
         case v2ID = "v2_id"
         case v3ID = "v3_id"
         case frequencyPlans = "frequency_plan_ids"
@@ -35,7 +39,7 @@ public struct GatewayReconnection: Sendable, Hashable, Codable {
     /// The settings a gateway needs to reach v3 (The Things Stack docs "Semtech UDP Packet Forwarder",
     /// "LoRa Basics Station": LNS `wss://<host>:8887`, CUPS `https://<host>:443`, UDP port 1700).
     /// `defaultAddress` is used when the gateway names no Gateway Server address of its own.
-    public init(v2ID: String, gateway: V3Gateway, migrated: Bool, defaultAddress: String) {
+    public init(v2ID: String, gateway: V3Gateway, migrated: Bool, defaultAddress: String, linkKeyName: String? = nil) {
         let address = gateway.gatewayServerAddress ?? defaultAddress
         let (host, port) = Self.splitHostPort(address)
         self.v2ID = v2ID
@@ -49,6 +53,21 @@ public struct GatewayReconnection: Sendable, Hashable, Codable {
         lnsURI = "wss://\(host):8887"
         cupsURI = "https://\(host):443"
         self.migrated = migrated
+        self.linkKeyName = linkKeyName
+    }
+
+    /// The gateways of `plan` with their settings; `isDone` says which steps the journal has done.
+    public static func all(in plan: MigrationPlan, isDone: (String) -> Bool, defaultAddress: String) -> [GatewayReconnection] {
+        var linkKeys: [String: String] = [:]
+        for step in plan.steps {
+            if case .gatewayAPIKey(let gatewayID, let key) = step.payload, isDone(step.id) { linkKeys[gatewayID] = key.name }
+        }
+        return plan.steps.compactMap { step in
+            guard case .gateway(let gateway) = step.payload else { return nil }
+            return GatewayReconnection(
+                v2ID: step.entity.v2ID, gateway: gateway, migrated: isDone(step.id), defaultAddress: defaultAddress,
+                linkKeyName: linkKeys[gateway.ids.gatewayID])
+        }
     }
 
     /// `host:port`, `[v6]:port` or a bare host.

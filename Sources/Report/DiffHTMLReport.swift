@@ -208,7 +208,8 @@ enum DiffHTMLReport {
             let noEUI = gateway.eui == nil
                 ? "<br><strong>No EUI in v3</strong>: packet forwarders and Basics Station name a gateway by its EUI; set it with <code>gateway_euis:</code> first." : ""
             let station = "LNS <code>\(escape(gateway.lnsURI))</code><br>CUPS <code>\(escape(gateway.cupsURI))</code><br>"
-                + "LNS key: an API key of the gateway with <code>RIGHT_GATEWAY_LINK</code>"
+                + (gateway.linkKeyName.map { "LNS key: API key <code>\(escape($0))</code> (<code>RIGHT_GATEWAY_LINK</code>), its secret in <code>ttn-migrate keys --out</code>" }
+                    ?? "LNS key: not created yet (run <code>ttn-migrate run</code> again)")
             html.append("<tr class=\"gateway\"><td>\(name)</td><td>\(escape(gateway.frequencyPlans.joined(separator: ", ")))</td><td>\(udp)\(noEUI)</td><td>\(station)</td></tr>")
         }
         html += ["</tbody>", "</table>", "</section>"]

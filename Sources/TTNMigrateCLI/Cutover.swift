@@ -263,8 +263,9 @@ enum CutoverText {
             }
             lines.append("      Semtech UDP packet forwarder: server_address \"\(gateway.udpServerAddress)\", serv_port_up \(gateway.udpPortUp), "
                 + "serv_port_down \(gateway.udpPortDown)\(gateway.eui.map { ", gateway_ID \($0)" } ?? "")")
-            lines.append("      LoRa Basics Station: LNS \(gateway.lnsURI), CUPS \(gateway.cupsURI); "
-                + "the LNS key is an API key of the gateway with RIGHT_GATEWAY_LINK")
+            lines.append("      LoRa Basics Station: LNS \(gateway.lnsURI), CUPS \(gateway.cupsURI); LNS key: "
+                + (gateway.linkKeyName.map { "API key \"\($0)\" (RIGHT_GATEWAY_LINK), its secret in `ttn-migrate keys --journal … --out FILE`" }
+                    ?? "not created yet (run `ttn-migrate run` again)"))
         }
         return lines
     }
@@ -318,22 +319,15 @@ extension SwitchOverStatus {
     init(plan: MigrationPlan, steps: [StepRecord], cutover: [String: CutoverRecord], gatewayServerAddress: String) {
         let states = Dictionary(steps.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
         var devices: [Device] = []
-        var gateways: [GatewayReconnection] = []
         for step in plan.steps {
-            switch step.payload {
-            case .deviceIS:
-                guard let v3ID = step.entity.v3ID, states[step.id] == .done else { continue }
-                let record = cutover[v3ID]
-                devices.append(Device(
-                    v2ID: step.entity.v2ID, v3ID: v3ID, state: record?.state.rawValue, v3FCntUp: record?.v3FCntUp,
-                    v3FCntDown: record?.v3FCntDown, error: record?.state == .failed ? record?.lastError : nil))
-            case .gateway(let gateway):
-                gateways.append(GatewayReconnection(
-                    v2ID: step.entity.v2ID, gateway: gateway, migrated: states[step.id] == .done, defaultAddress: gatewayServerAddress))
-            default:
-                continue
-            }
+            guard case .deviceIS = step.payload, let v3ID = step.entity.v3ID, states[step.id] == .done else { continue }
+            let record = cutover[v3ID]
+            devices.append(Device(
+                v2ID: step.entity.v2ID, v3ID: v3ID, state: record?.state.rawValue, v3FCntUp: record?.v3FCntUp,
+                v3FCntDown: record?.v3FCntDown, error: record?.state == .failed ? record?.lastError : nil))
         }
-        self.init(devices: devices, gateways: gateways)
+        self.init(
+            devices: devices,
+            gateways: GatewayReconnection.all(in: plan, isDone: { states[$0] == .done }, defaultAddress: gatewayServerAddress))
     }
 }

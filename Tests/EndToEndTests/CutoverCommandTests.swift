@@ -62,7 +62,9 @@ import Testing
         #expect(lines.contains("  - device sensors/dev_2 (v3 sensors/dev-2) (v2 handler \(estate.v2.simulator.handlerURL(named: "eu")))"))
         #expect(lines.contains("  - gateway eui-b827ebfffe000001, EUI B827EBFFFE000001, frequency plan EU_863_870"))
         #expect(lines.contains(#"      Semtech UDP packet forwarder: server_address "eu1.cloud.thethings.network", serv_port_up 1700, serv_port_down 1700, gateway_ID B827EBFFFE000001"#))
-        #expect(lines.contains("      LoRa Basics Station: LNS wss://eu1.cloud.thethings.network:8887, CUPS https://eu1.cloud.thethings.network:443; the LNS key is an API key of the gateway with RIGHT_GATEWAY_LINK"))
+        let tag = try await migrationTag(of: estate.journal)
+        #expect(lines.contains("      LoRa Basics Station: LNS wss://eu1.cloud.thethings.network:8887, CUPS https://eu1.cloud.thethings.network:443; "
+            + "LNS key: API key \"v2: gateway key [\(tag)]\" (RIGHT_GATEWAY_LINK), its secret in `ttn-migrate keys --journal … --out FILE`"))
         #expect(lines.last == "To switch: ttn-migrate cutover --config \(estate.config) --journal \(estate.journal) --force")
         MigratedEstate.expectNoSecrets(result.out + result.err)
 

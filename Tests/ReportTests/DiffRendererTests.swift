@@ -290,7 +290,8 @@ let sampleDiff = MigrationDiff(
                 .init(v2ID: "my-app/dev-1", v3ID: "my-app/dev-1", state: "failed", error: "the Network Server answered 503 <busy>"),
                 .init(v2ID: "my-app/dev-3", v3ID: "my-app/dev-3", state: nil),
             ],
-            gateways: [GatewayReconnection(v2ID: "gw_1", gateway: gateway, migrated: true, defaultAddress: "eu1.cloud.thethings.network")])
+            gateways: [GatewayReconnection(
+                v2ID: "gw_1", gateway: gateway, migrated: true, defaultAddress: "eu1.cloud.thethings.network", linkKeyName: "v2: gateway key [run1]")])
         let html = DiffRenderer.html(diff)
         #expect(html.contains("<span class=\"count\" data-cutover=\"done\" data-count=\"1\">1</span> of 3 migrated devices run on v3 only; "
             + "<span data-cutover=\"failed\" data-count=\"1\">1</span> failed; <span data-cutover=\"pending\" data-count=\"1\">1</span> not cut over yet"))
@@ -300,7 +301,8 @@ let sampleDiff = MigrationDiff(
         #expect(html.contains("<tr class=\"device pending\"><td class=\"status\">not cut over</td>"))
         #expect(html.contains("<td><code>gw-1</code> (v2 <code>gw_1</code>)<br>EUI <code>B827EBFFFE000001</code></td><td>EU_863_870</td>"))
         #expect(html.contains("<code>server_address</code> <code>eu1.cloud.thethings.network</code>, <code>serv_port_up</code> 1700, <code>serv_port_down</code> 1700"))
-        #expect(html.contains("LNS <code>wss://eu1.cloud.thethings.network:8887</code><br>CUPS <code>https://eu1.cloud.thethings.network:443</code>"))
+        #expect(html.contains("LNS <code>wss://eu1.cloud.thethings.network:8887</code><br>CUPS <code>https://eu1.cloud.thethings.network:443</code><br>"
+            + "LNS key: API key <code>v2: gateway key [run1]</code> (<code>RIGHT_GATEWAY_LINK</code>), its secret in <code>ttn-migrate keys --out</code>"))
     }
 
     @Test func htmlEscapesEverySpecialCharacter() {
