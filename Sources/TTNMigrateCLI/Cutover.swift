@@ -126,27 +126,15 @@ struct CutoverRunner {
 
     /// The dry run: reads the journal without changing it.
     func preview() async throws -> Preview {
-        let store = try context.openForReading(options: settings.journalOptions)
-        do {
-            let (_, plan) = try await cutoverPlan(store)
-            try await store.close()
-            return Preview(plan: plan, target: store.target)
-        } catch {
-            try? await store.close()
-            throw error
+        try await context.reading(options: settings.journalOptions) { store in
+            Preview(plan: try await cutoverPlan(store).1, target: store.target)
         }
     }
 
     /// Switches the ready devices and records each step.
     func execute(stop: StopSignal, events: @escaping @Sendable (CutoverEvent) -> Void) async throws -> Outcome {
-        let store = try await context.openForWriting(options: settings.journalOptions)
-        do {
-            let outcome = try await execute(store: store, stop: stop, events: events)
-            try await store.close()
-            return outcome
-        } catch {
-            try? await store.close()
-            throw error
+        try await context.writing(options: settings.journalOptions) { store in
+            try await execute(store: store, stop: stop, events: events)
         }
     }
 

@@ -47,16 +47,10 @@ extension TTNMigrate {
         /// The map of the journal's migration.
         static func build(configuration: MigrationConfiguration, journal: String) async throws -> IDMap {
             let context = JournalPlanContext(configuration: configuration, journalPath: journal, command: "export-map")
-            let store = try context.openForReading(options: JournalOptions())
-            do {
-                let (_, plan) = try context.rebuildPlan(store)
-                let map = IDMap.build(
-                    plan: plan, steps: try await store.steps(), apiKeys: try await store.apiKeys(), cutover: try await store.cutoverRecords())
-                try await store.close()
-                return map
-            } catch {
-                try? await store.close()
-                throw error
+            return try await context.reading(options: JournalOptions()) { store in
+                IDMap.build(
+                    plan: try context.rebuildPlan(store).plan, steps: try await store.steps(), apiKeys: try await store.apiKeys(),
+                    cutover: try await store.cutoverRecords())
             }
         }
     }

@@ -41,6 +41,27 @@ struct JournalPlanContext {
         return try JournalStore.open(at: journalPath, target: try target(), options: options)
     }
 
+    /// Runs `body` on the journal opened read-only (`openForReading`), closing it whatever happens.
+    func reading<T>(options: JournalOptions, _ body: (JournalStore) async throws -> T) async throws -> T {
+        try await Self.closing(try openForReading(options: options), body)
+    }
+
+    /// Runs `body` on the journal opened for writing (`openForWriting`), closing it whatever happens.
+    func writing<T>(options: JournalOptions, _ body: (JournalStore) async throws -> T) async throws -> T {
+        try await Self.closing(try await openForWriting(options: options), body)
+    }
+
+    private static func closing<T>(_ store: JournalStore, _ body: (JournalStore) async throws -> T) async throws -> T {
+        do {
+            let value = try await body(store)
+            try await store.close()
+            return value
+        } catch {
+            try? await store.close()
+            throw error
+        }
+    }
+
     /// The frozen v2 estate kept beside the journal by `run`.
     var frozenSnapshotPath: String { MigrationRunner.frozenSnapshotPath(journal: journalPath) }
 

@@ -105,14 +105,10 @@ struct RollbackRunner {
 
     /// The dry run: reads the journal without changing it and lists what `--force` would delete.
     func preview() async throws -> Preview {
-        let store = try context.openForReading(options: settings.journalOptions)
-        do {
-            let rollback = try await rollbackPlan(store)
-            try await store.close()
-            return Preview(rollback: rollback, target: store.target, migrationTag: store.migrationTag, warnings: store.warnings.map(\.message))
-        } catch {
-            try? await store.close()
-            throw error
+        try await context.reading(options: settings.journalOptions) { store in
+            Preview(
+                rollback: try await rollbackPlan(store), target: store.target, migrationTag: store.migrationTag,
+                warnings: store.warnings.map(\.message))
         }
     }
 
@@ -121,14 +117,8 @@ struct RollbackRunner {
     func execute(stop: StopSignal, events: @escaping @Sendable (UndoEvent) -> Void) async throws -> Outcome {
         let target = try context.target()
         // Refuses a missing, never-bound or foreign journal before opening for writing could bind it.
-        let store = try await context.openForWriting(options: settings.journalOptions)
-        do {
-            let outcome = try await execute(store: store, target: target, stop: stop, events: events)
-            try await store.close()
-            return outcome
-        } catch {
-            try? await store.close()
-            throw error
+        return try await context.writing(options: settings.journalOptions) { store in
+            try await execute(store: store, target: target, stop: stop, events: events)
         }
     }
 
