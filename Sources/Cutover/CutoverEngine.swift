@@ -160,7 +160,7 @@ public struct CutoverEngine: Sendable {
     /// Raises the v3 session counters to at least `up` and `down`; returns what v3 holds (nil, nil
     /// without a session).
     func raiseCounters(_ device: CutoverDevice, up: UInt32, down: UInt32) async throws -> (UInt32?, UInt32?) {
-        let path = "/applications/\(Self.escape(device.v3ApplicationID))/devices/\(Self.escape(device.v3DeviceID))"
+        let path = PlanExecution.devicePath(V3EndDeviceIdentifiers(deviceID: device.v3DeviceID, applicationID: device.v3ApplicationID))
         let ns = v3.networkServer
         let nsDevice = try await retryingRead(policy: options.retry) {
             try await ns.get(SessionDevice.self, "/ns" + path, fieldMask: ["session.dev_addr", "session.last_f_cnt_up", "session.last_n_f_cnt_down"],
@@ -205,10 +205,6 @@ public struct CutoverEngine: Sendable {
     static func adding(_ margin: UInt32, to counter: UInt32) -> UInt32 {
         let (sum, overflow) = counter.addingReportingOverflow(margin)
         return overflow ? UInt32.max : sum
-    }
-
-    static func escape(_ component: String) -> String {
-        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? component
     }
 
     /// The session counters of a v3 NS or AS device (proto3 JSON leaves zero counters out).

@@ -110,7 +110,9 @@ public enum PlanExecution {
             group: deviceGroup(ids))
     }
 
-    static func devicePath(_ ids: V3EndDeviceIdentifiers) -> String {
+    /// `/applications/{app}/devices/{device}`, each ID percent-escaped: the IS path; the JS, NS and AS
+    /// paths put `/js`, `/ns`, `/as` before it.
+    public static func devicePath(_ ids: V3EndDeviceIdentifiers) -> String {
         "/applications/\(escape(ids.applicationIDs.applicationID))/devices/\(escape(ids.deviceID))"
     }
 
