@@ -116,9 +116,13 @@ final class TLSFront: @unchecked Sendable {
         throw ToolError.failed("stunnel4 did not start listening in front of port \(backendPort)")
     }
 
+    /// Kills stunnel with SIGKILL: started from the test process it inherits a signal mask that blocks
+    /// SIGTERM, so `terminate()` would leave it running.
     func stop() {
-        if process.isRunning { process.terminate() }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
+
+    deinit { stop() }
 
     /// A port the OS hands out for port 0, released again for stunnel to bind.
     private static func freePort() throws -> Int {
