@@ -122,6 +122,7 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
 
     case unreadable(path: String, reason: String)
     case malformed(path: String, line: Int?, reason: String)
+    case empty(path: String)
     case unknownKey(path: String, line: Int, key: String, section: String, known: [String])
     case invalidValue(path: String, line: Int, key: String, reason: String)
     case missingSecret(what: String, source: String, hint: String)
@@ -134,6 +135,8 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
             return "cannot read configuration \(path): \(reason)"
         case .malformed(let path, let line, let reason):
             return "configuration \(path)\(line.map { " line \($0)" } ?? ""): not valid YAML (\(reason)); fix the syntax"
+        case .empty(let path):
+            return "configuration \(path) is empty; start from examples/migrate.yml"
         case .unknownKey(let path, let line, let key, let section, let known):
             return "configuration \(path) \(Self.place(line)): unknown key `\(key)` in \(section); known keys: \(known.joined(separator: ", "))"
         case .invalidValue(let path, let line, let key, let reason):

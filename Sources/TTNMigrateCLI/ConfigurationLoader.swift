@@ -8,7 +8,37 @@ extension MigrationConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError.unreadable(path: path, reason: "no such file or not readable")
         }
-        return try parse(String(decoding: data, as: UTF8.self), path: path, overrides: overrides)
+        guard let text = String(validating: data, as: UTF8.self) else {
+            let offset = Self.firstInvalidUTF8Offset(data)
+            throw ConfigurationError.malformed(
+                path: path, line: data.prefix(offset).filter { $0 == UInt8(ascii: "\n") }.count + 1,
+                reason: "not UTF-8 text (an invalid byte at offset \(offset)); save the file as UTF-8")
+        }
+        guard !text.allSatisfy(\.isWhitespace) || !overrides.isEmpty else {
+            throw ConfigurationError.empty(path: path)
+        }
+        return try parse(text, path: path, overrides: overrides)
+    }
+
+    /// The offset of the first byte that does not start or continue a UTF-8 sequence as it should.
+    static func firstInvalidUTF8Offset(_ data: Data) -> Int {
+        let bytes = [UInt8](data)
+        var index = 0
+        while index < bytes.count {
+            let lead = bytes[index]
+            let length: Int
+            switch lead {
+            case 0x00...0x7F: length = 1
+            case 0xC2...0xDF: length = 2
+            case 0xE0...0xEF: length = 3
+            case 0xF0...0xF4: length = 4
+            default: return index
+            }
+            guard index + length <= bytes.count else { return index }
+            for next in bytes[(index + 1)..<(index + length)] where next & 0xC0 != 0x80 { return index }
+            index += length
+        }
+        return index
     }
 
     /// Parses configuration text; `path` names it in errors.

@@ -172,13 +172,23 @@ public struct V2Reader: Sendable {
     ) async throws -> [V2Device] {
         // The list serves only to enumerate IDs; each device is then read and validated on its own, so
         // an error names the device.
+        // A page that brings no device not listed before ends the list as an error, so a handler that
+        // ignores `offset` (and would page forever) cannot hold the read: nothing is silently cut short.
         var listed: [ListedDevice] = []
+        var seen: Set<String> = []
         var offset = 0
         while true {
+            let url = appURL + "/devices?limit=\(options.devicePageSize)&offset=\(offset)"
+            let entity = "devices of application \(application)"
             let (page, headers) = try await transport.get(
-                ListedDevices.self, url: appURL + "/devices?limit=\(options.devicePageSize)&offset=\(offset)", credential: credential,
-                entity: "devices of application \(application)", pacer: pacer, paceKeys: paceKeys)
-            listed += page.devices
+                ListedDevices.self, url: url, credential: credential, entity: entity, pacer: pacer, paceKeys: paceKeys)
+            let fresh = page.devices.filter { seen.insert($0.devId).inserted }
+            if !page.devices.isEmpty && fresh.isEmpty {
+                throw V2ClientError.malformedResponse(
+                    entity: entity, url: HTTPClient.displayURL(url),
+                    reason: "the page at offset \(offset) repeats only devices already listed (\(listed.count) so far), so the list would never end")
+            }
+            listed += fresh
             offset += page.devices.count
             let total = headers["Grpc-Metadata-Total"].flatMap(Int.init)
             if page.devices.count < options.devicePageSize || page.devices.isEmpty || (total.map { offset >= $0 } ?? false) { break }

@@ -126,3 +126,18 @@ extension KeyedDecodingContainer {
         }
     }
 }
+
+extension KeyedDecodingContainer {
+    /// Decodes an optional 32-bit frame counter. A negative or too large number is an error naming the key
+    /// and the value: Foundation's own error for an out-of-range number names neither ("not valid JSON").
+    func decodeFrameCounterIfPresent(forKey key: Key) throws -> UInt32? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        if let counter = try? decode(UInt32.self, forKey: key) { return counter }
+        if let number = try? decode(Double.self, forKey: key) {
+            let shown = number.rounded() == number && abs(number) < 1e18 ? String(Int64(number)) : String(number)
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self, debugDescription: "\(shown) is not a frame counter (a whole number from 0 to 4294967295)")
+        }
+        return try decode(UInt32.self, forKey: key)
+    }
+}
