@@ -133,6 +133,9 @@ extension V3Operation {
                 }
                 return OperationResult(apiKeyID: created.id, apiKeySecret: secret)
             }
+            // Every v3 write answers with the entity as JSON: a 2xx that is not JSON (a proxy's page, an empty or
+            // cut body) proves nothing was stored, so the step fails and the next run reads back before writing.
+            _ = try response.decode(V3JSONValue.self, operation: summary, server: component.name)
             return OperationResult()
         } catch let error as V3APIError where error.isConflict && kind == .create {
             switch try await reconcile(with: client, hasStoredSecret: false) {

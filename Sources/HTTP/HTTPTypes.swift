@@ -154,3 +154,17 @@ public struct HTTPClientConfiguration: Sendable {
         self.insecure = insecure
     }
 }
+
+/// Why a body that should hold JSON cannot be read, in words a person can act on.
+public enum UnreadableBody {
+    /// "an empty body", "not JSON (text/html, starting `<!DOCTYPE html>…`)", or, for JSON of the wrong
+    /// shape, `shape` (the decoder's account of the path and what was wrong).
+    public static func reason(body: Data, contentType: String?, shape: @autoclosure () -> String) -> String {
+        if body.allSatisfy({ [0x20, 0x09, 0x0A, 0x0D].contains($0) }) { return "an empty body" }
+        guard (try? JSONSerialization.jsonObject(with: body, options: [.fragmentsAllowed])) != nil else {
+            let start = String(decoding: body.prefix(160), as: UTF8.self).prefix(48).replacingOccurrences(of: "\n", with: " ")
+            return "not JSON (\(contentType ?? "no Content-Type"), starting `\(start)`…)"
+        }
+        return shape()
+    }
+}

@@ -73,7 +73,7 @@ struct BenchResult: Equatable {
             "wall_seconds": rounded(wallSeconds, 3), "execution_seconds": rounded(executionSeconds, 3),
             "requests_per_second": rounded(requestsPerSecond, 1),
             "ideal_requests_per_second": idealRequestsPerSecond.map { rounded($0, 1) } ?? NSNull(),
-            "ratio_to_ideal": ratioToIdeal.map { rounded($0, 3) } ?? NSNull(),
+            "ratio_to_ideal": ratioToIdeal.map { significant($0, 3) } ?? NSNull(),
             "client_cpu_us_per_request": rounded(clientCPUMicrosecondsPerRequest, 1),
             "simulator_cpu_us_per_request": rounded(simulatorCPUMicrosecondsPerRequest, 1),
             "client_peak_rss_mb": megabytes(clientPeakResidentBytes),
@@ -114,6 +114,12 @@ struct BenchResult: Equatable {
 }
 
 /// `value` rounded to `digits` decimal places, for the benchmarks' JSON.
+/// `value` to `digits` significant digits, so a small ratio (a loaded machine's 0.000172) is not printed as 0.
+func significant(_ value: Double, _ digits: Int) -> Double {
+    guard value != 0, value.isFinite else { return value }
+    return rounded(value, max(0, digits - 1 - Int(floor(log10(abs(value))))))
+}
+
 func rounded(_ value: Double, _ digits: Int) -> Double {
     let scale = pow(10, Double(digits))
     return (value * scale).rounded() / scale

@@ -58,7 +58,8 @@ struct V2Transport: Sendable {
         do {
             return (try JSONDecoder().decode(T.self, from: response.body), response.headers)
         } catch {
-            throw V2ClientError.malformedResponse(entity: entity, url: HTTPClient.displayURL(url), reason: SnapshotFile.describe(error))
+            throw V2ClientError.malformedResponse(entity: entity, url: HTTPClient.displayURL(url), reason: UnreadableBody.reason(
+                body: response.body, contentType: response.headers["content-type"], shape: SnapshotFile.describe(error)))
         }
     }
 

@@ -56,7 +56,9 @@ public struct V3Response: Sendable {
         do {
             return try JSONDecoder().decode(type, from: body)
         } catch {
-            throw V3ClientError.malformedResponse(operation: operation, server: server, reason: String(describing: error))
+            throw V3ClientError.malformedResponse(
+                operation: operation, server: server,
+                reason: UnreadableBody.reason(body: body, contentType: headers["content-type"], shape: String(describing: error)))
         }
     }
 }

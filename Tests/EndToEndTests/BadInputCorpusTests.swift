@@ -166,9 +166,9 @@ let hostileInputs: [HostileInput] = [
 
     // v2 answers (a live `snapshot`).
     HostileInput(name: "v2: an HTML error page with 200", target: .v2(on("GET", "/users/me") { _ in json(200, htmlPage, type: "text/html") }),
-                 code: 2, message: "the v2 user profile"),
+                 code: 2, message: "the v2 user profile (http://127.0.0.1:"),
     HostileInput(name: "v2: 200 with an empty body", target: .v2(on("GET", "/applications") { _ in SimResponse(status: 200) }),
-                 code: 2, message: "the v2 application list"),
+                 code: 2, message: "an empty body"),
     HostileInput(name: "v2: truncated JSON", target: .v2(on("GET", "/gateways") { _ in json(200, #"[{"id":"eui-b827ebfffe000001","name":"Ro"#) }),
                  code: 2, message: "the v2 gateway list"),
     HostileInput(name: "v2: a list of the wrong type", target: .v2(on("GET", "/applications") { _ in json(200, #"{"applications":[]}"#) }),
@@ -190,14 +190,15 @@ let hostileInputs: [HostileInput] = [
 
     // v3 answers (`run`).
     HostileInput(name: "v3: an HTML error page with 200", target: .v3(on("GET", "/auth_info") { _ in json(200, htmlPage, type: "text/html") }),
-                 code: 2, message: "auth_info"),
-    HostileInput(name: "v3: 200 with an empty body", target: .v3(on("GET", "/auth_info") { _ in SimResponse(status: 200) }), code: 2, message: "auth_info"),
+                 code: 2, message: "not JSON (text/html, starting `<!DOCTYPE html>"),
+    HostileInput(name: "v3: 200 with an empty body", target: .v3(on("GET", "/auth_info") { _ in SimResponse(status: 200) }), code: 2, message: "auth_info): Identity Server sent an answer that cannot be read (an empty body)"),
+    HostileInput(name: "v3: JSON of the wrong shape", target: .v3(on("GET", "/auth_info") { _ in json(200, "[1, 2, 3]") }), code: 2, message: "auth_info"),
     HostileInput(name: "v3: the API key refused", target: .v3 { _ in
         json(401, #"{"code":16,"message":"error:pkg/auth/rights:invalid_api_key (invalid API key)","details":[]}"#) }, code: 2, message: "API key"),
     HostileInput(name: "v3: a redirect to another host", target: .v3(on("GET", "/auth_info") { _ in
         SimResponse(status: 307, headers: ["Location": "http://198.51.100.7/api/v3/auth_info"]) }), code: 2, message: "another origin"),
     HostileInput(name: "v3: truncated JSON for a create", target: .v3(on("POST", "/applications") { _ in json(200, #"{"ids":{"application_id":"sen"#) }),
-                 code: 1, message: "application"),
+                 code: 1, message: "create application sensors: Identity Server sent an answer that cannot be read (not JSON"),
     HostileInput(name: "v3: 502 HTML on every try of a create", target: .v3(on("POST", "/applications") { _ in json(502, htmlPage, type: "text/html") }),
                  code: 1, message: "502"),
 ]
