@@ -27,10 +27,12 @@ let package = Package(
         // Reference tables (raw data, provenance in Sources/ReferenceData/PROVENANCE.md), shared by the
         // client's V3Model and the simulators, each parsing them with its own code (DESIGN.md §5).
         .target(name: "ReferenceData", exclude: ["PROVENANCE.md", "Data"]),
-        .target(name: "V2Model"),
+        // Bounded error text, shared by the models, the clients and the commands.
+        .target(name: "Diagnostics"),
+        .target(name: "V2Model", dependencies: ["Diagnostics"]),
         .target(name: "V2Client", dependencies: ["HTTP", "V2Model", .product(name: "Logging", package: "swift-log")]),
         .target(name: "V3Model", dependencies: ["ReferenceData"]),
-        .target(name: "V3Client", dependencies: ["HTTP", "V3Model", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "V3Client", dependencies: ["HTTP", "V3Model", "Diagnostics", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Mapping", dependencies: ["V2Model", "V3Model"]),
         .target(name: "Plan", dependencies: ["Mapping", "V2Model", "V3Model"]),
         .target(
@@ -55,7 +57,7 @@ let package = Package(
             name: "TTNMigrateCLI",
             dependencies: [
                 "HTTP", "V2Model", "V2Client", "V3Model", "V3Client", "Mapping", "Plan", "Journal",
-                "Executor", "Report", "Cutover", "Simulator",
+                "Executor", "Report", "Cutover", "Simulator", "Diagnostics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -8,6 +8,11 @@ extension MigrationConfiguration {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError.unreadable(path: path, reason: "no such file or not readable")
         }
+        return try load(data: data, path: path, overrides: overrides)
+    }
+
+    /// Checks configuration bytes as `load(path:)` does; `path` names them in errors.
+    public static func load(data: Data, path: String, overrides: [String] = []) throws -> MigrationConfiguration {
         guard let text = String(validating: data, as: UTF8.self) else {
             let offset = Self.firstInvalidUTF8Offset(data)
             throw ConfigurationError.malformed(

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diagnostics
 import Foundation
 import Logging
 
@@ -48,7 +49,7 @@ public enum CommandLineRunner {
         } catch where String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") {
             return report(argumentParserError: error)
         } catch {
-            Console.current.err("error: " + ErrorText.bounded(String(describing: error)))
+            Console.current.err("error: " + BoundedText.bounded(String(describing: error)))
             return 2
         }
     }
@@ -102,16 +103,3 @@ public struct Console: Sendable {
     @TaskLocal public static var current: Console = .standard
 }
 
-/// Error text as a person can read it: a value echoed from hostile input (a megabyte-long ID, say) is cut to
-/// its start and its length, so an error stays a few lines long.
-enum ErrorText {
-    /// The longest word (run without spaces) shown whole.
-    static let longestWord = 160
-
-    static func bounded(_ text: String) -> String {
-        guard text.count > longestWord else { return text }
-        return text.split(separator: " ", omittingEmptySubsequences: false).map { word in
-            word.count > longestWord ? "\(word.prefix(80))…(\(word.count) characters)" : String(word)
-        }.joined(separator: " ")
-    }
-}

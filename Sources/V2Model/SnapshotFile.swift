@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 
 #if canImport(Glibc)
@@ -14,7 +15,9 @@ public enum SnapshotFileError: Error, CustomStringConvertible, Sendable {
     case newerVersion(path: String, found: Int, supported: Int)
     case unwritable(path: String, reason: String)
 
-    public var description: String {
+    public var description: String { BoundedText.bounded(fullDescription) }
+
+    private var fullDescription: String {
         switch self {
         case .unreadable(let path, let reason):
             return "cannot read snapshot \(path): \(reason). Check the path, or take a new one with `ttn-migrate snapshot`."

@@ -1,3 +1,4 @@
+import Diagnostics
 import Foundation
 import HTTP
 
@@ -43,7 +44,9 @@ public enum V3JSONValue: Decodable, Sendable, Hashable, CustomStringConvertible 
     public var description: String {
         switch self {
         case .string(let value): return value
-        case .number(let value): return value == value.rounded() ? String(Int(value)) : String(value)
+        case .number(let value):
+            // Whole numbers print without ".0"; past ±1e15 (or not finite) `Int(value)` would trap.
+            return value.isFinite && value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
         case .bool(let value): return String(value)
         case .array(let values): return values.map(\.description).joined(separator: ", ")
         case .object(let fields): return "{" + fields.keys.sorted().map { "\($0): \(fields[$0]!)" }.joined(separator: ", ") + "}"
@@ -191,6 +194,6 @@ public struct V3APIError: Error, Sendable, CustomStringConvertible {
         if let name = errorName { text += " \(name)" }
         text += " (\(details?.formattedMessage ?? message))"
         if let correlationID { text += " [correlation ID \(correlationID)]" }
-        return text + "; " + nextStep
+        return BoundedText.bounded(text + "; " + nextStep)
     }
 }

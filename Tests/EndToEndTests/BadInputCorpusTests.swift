@@ -141,6 +141,8 @@ let hostileInputs: [HostileInput] = [
     HostileInput(name: "config: unknown frequency plan", target: .config(replacing("frequency_plan: EU_863_870_TTN", "frequency_plan: EU_999_999")),
                  code: 2, message: "EU_999_999"),
     HostileInput(name: "config: gateway EUI of the wrong length", target: .config { text($0 + "gateway_euis: { gw1: B827EB }\n") }, code: 2, message: "B827EB"),
+    HostileInput(name: "config: YAML nested 100,000 deep", target: .config { _ in text(String(repeating: "[", count: 100_000)) }, code: 2, message: "migrate.yml"),
+    HostileInput(name: "config: YAML alias bomb", target: .config { _ in text("a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\ni: [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n") }, code: 2, message: "migrate.yml"),
     HostileInput(name: "config: users map of the wrong type", target: .config(replacing("users: { bob_smith: bob-smith }", "users: [bob_smith]")),
                  code: 2, message: "users"),
 
