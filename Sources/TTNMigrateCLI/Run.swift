@@ -38,9 +38,13 @@ extension TTNMigrate {
         @Flag(name: .long, help: "One JSON event per line on stdout.")
         var json = false
 
+        @Option(name: .customLong("request-timeout"), help: "Seconds one v3 request may take before it is retried (default 30).")
+        var requestTimeout: Int?
+
         func validate() throws {
             _ = try IDList.parse(devices, option: "--devices")
             if let concurrency, !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 256") }
+            if let requestTimeout, !(1...600).contains(requestTimeout) { throw ValidationError("--request-timeout must be between 1 and 600 seconds") }
             if let maxRate, maxRate < 1 { throw ValidationError("--max-rate must be at least 1 request per minute") }
             guard DeviceFailurePolicy(rawValue: onDeviceFailure) != nil else {
                 throw ValidationError("--on-device-failure must be resume or rollback")
@@ -54,6 +58,7 @@ extension TTNMigrate {
             settings.refresh = refresh
             settings.concurrency = concurrency ?? configuration.concurrency ?? 16
             settings.maxRatePerMinute = maxRate
+            if let requestTimeout { settings.requestTimeout = .seconds(requestTimeout) }
             settings.onDeviceFailure = DeviceFailurePolicy(rawValue: onDeviceFailure)!
             settings.devices = try IDList.parse(devices, option: "--devices")
             settings.commandLine = resumeCommand(journalPath).split(separator: " ").map(String.init)

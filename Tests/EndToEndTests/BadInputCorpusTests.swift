@@ -252,3 +252,9 @@ let hostileInputs: [HostileInput] = [
         }
     }
 }
+
+@Test func requestTimeoutOutOfRangeIsAUsageError() async {
+    let result = await runCLI(["run", "--config", "/nonexistent.yml", "--request-timeout", "0"])
+    #expect(result.code == 2)
+    #expect(result.err.contains("--request-timeout must be between 1 and 600 seconds"))
+}
