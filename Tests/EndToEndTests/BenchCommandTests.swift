@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TTNMigrateCLI
+@testable import TTNMigrateCLI
 import V2Model
 
 /// `ttn-migrate bench` with tiny numbers: the simulator runs as `ttn-migrate simulate` in a child process, so the
@@ -151,4 +151,12 @@ func ttnMigrateExecutable() throws -> String {
         throw CancellationError()
     }
     return found
+}
+
+/// A loaded machine's ratio to the ideal (0.000172) printed as 0 once; it keeps 3 significant digits.
+@Test func benchRatiosKeepThreeSignificantDigits() {
+    #expect(significant(0.000172345, 3) == 0.000172)
+    #expect(significant(0.97149, 3) == 0.971)
+    #expect(significant(12.345, 3) == 12.3)
+    #expect(significant(0, 3) == 0)
 }
