@@ -138,13 +138,14 @@ public enum SyntheticEstate {
     }
 }
 
-/// SplitMix64: a small, fast, deterministic generator (Steele, Lea, Flood 2014).
-struct SplitMix64 {
+/// SplitMix64: a small, fast, deterministic generator (Steele, Lea, Flood 2014), for generated estates and
+/// seeded fuzzing that a printed seed replays.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -67,3 +67,14 @@ public protocol SimulatedAPI: Sendable {
     /// The API's answer when the configured rate limit is exceeded (HTTP 429).
     func rateLimitedResponse(limitPerMinute: Int, retryAfterSeconds: Int) -> SimResponse
 }
+
+/// An API that answers every request with a closure (503 and 429 bare), for servers a test scripts itself.
+public struct ClosureSimulatedAPI: SimulatedAPI {
+    private let answer: @Sendable (SimRequest) -> SimResponse
+
+    public init(_ answer: @escaping @Sendable (SimRequest) -> SimResponse) { self.answer = answer }
+
+    public func handle(_ request: SimRequest) -> SimResponse { answer(request) }
+    public func unavailableResponse() -> SimResponse { SimResponse(status: 503) }
+    public func rateLimitedResponse(limitPerMinute: Int, retryAfterSeconds: Int) -> SimResponse { SimResponse(status: 429) }
+}

@@ -9,19 +9,6 @@ import V3Client
 import V3Model
 @testable import TTNMigrateCLI
 
-/// A small, fast, seedable generator (SplitMix64), so a fuzz run can be replayed from its printed seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Mutations of valid inputs toward the hostile: bytes flipped, cut, repeated and deleted, and tokens that
 /// break parsers and decoders (extreme numbers, deep nesting, lone surrogates, huge strings, YAML aliases).
 enum InputMutator {
@@ -33,7 +20,7 @@ enum InputMutator {
         "\"ttn-account-v2.", "eui-", "70B3D57ED0001000", "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "\"2019-13-45T25:61:61Z\"",
     ]
 
-    static func mutate(_ input: [UInt8], using generator: inout SeededGenerator) -> [UInt8] {
+    static func mutate(_ input: [UInt8], using generator: inout SplitMix64) -> [UInt8] {
         var bytes = input
         for _ in 0..<Int.random(in: 1...4, using: &generator) {
             let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &generator)
@@ -74,7 +61,7 @@ enum InputMutator {
     /// Runs `body` on `iterations` mutations of `seeds`; prints the seed first.
     private func fuzz(_ target: String, seeds: [Data], _ body: (Data) throws -> Void) rethrows {
         print("fuzz \(target): seed \(Self.seed), \(Self.iterations) inputs (replay: TTN_FUZZ_SEED=\(Self.seed))")
-        var generator = SeededGenerator(seed: Self.seed ^ UInt64(truncatingIfNeeded: target.hashValueStable))
+        var generator = SplitMix64(seed: Self.seed ^ UInt64(truncatingIfNeeded: target.hashValueStable))
         for _ in 0..<Self.iterations {
             let seed = seeds.randomElement(using: &generator)!
             try body(Data(InputMutator.mutate([UInt8](seed), using: &generator)))

@@ -260,18 +260,11 @@ final class TestRecorder: @unchecked Sendable {
 
 /// A plain-HTTP `SimServer` answering with a closure, to stand behind a `TLSFront`.
 final class SimServerForTLS: Sendable {
-    private struct ClosureAPI: SimulatedAPI {
-        let answer: @Sendable (SimRequest) -> SimResponse
-        func handle(_ request: SimRequest) -> SimResponse { answer(request) }
-        func unavailableResponse() -> SimResponse { SimResponse(status: 503) }
-        func rateLimitedResponse(limitPerMinute: Int, retryAfterSeconds: Int) -> SimResponse { SimResponse(status: 429) }
-    }
-
     private let server: SimServer
     let port: Int
 
     init(answer: @escaping @Sendable (SimRequest) -> SimResponse) async throws {
-        server = SimServer(api: ClosureAPI(answer: answer), options: SimServerOptions(controlEndpoints: false))
+        server = SimServer(api: ClosureSimulatedAPI(answer), options: SimServerOptions(controlEndpoints: false))
         port = try await server.start()
     }
 

@@ -6,18 +6,11 @@ import Testing
 /// A throwaway server on 127.0.0.1 (the simulators' `SimServer`), port chosen by the OS, answering
 /// every request with a closure.
 final class TestServer: Sendable {
-    private struct ClosureAPI: SimulatedAPI {
-        let answer: @Sendable (SimRequest) -> SimResponse
-        func handle(_ request: SimRequest) -> SimResponse { answer(request) }
-        func unavailableResponse() -> SimResponse { SimResponse(status: 503) }
-        func rateLimitedResponse(limitPerMinute: Int, retryAfterSeconds: Int) -> SimResponse { SimResponse(status: 429) }
-    }
-
     let server: SimServer
     let port: Int
 
     init(answer: @escaping @Sendable (SimRequest) -> SimResponse) async throws {
-        server = SimServer(api: ClosureAPI(answer: answer), options: SimServerOptions(controlEndpoints: false))
+        server = SimServer(api: ClosureSimulatedAPI(answer), options: SimServerOptions(controlEndpoints: false))
         port = try await server.start()
     }
 
