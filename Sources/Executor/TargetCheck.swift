@@ -63,6 +63,13 @@ public struct TargetCheckReport: Sendable {
     }
 }
 
+/// What one read of the target check found.
+private enum CheckRead: Sendable {
+    case owner(exists: Bool)
+    case account(V3AccountIdentifiers, stepIDs: [String], exists: Bool)
+    case create(stepID: String, Reconciliation)
+}
+
 /// Reads v3 to find what would collide or fail, writing nothing.
 public enum TargetCheck {
     /// Checks the key (`auth_info`), its rights, the owner and collaborator accounts, and whether each
@@ -93,36 +100,39 @@ public enum TargetCheck {
             default: break
             }
         }
-        let owner = plan.owner
-        let ownerExists = try await retryingRead(policy: retry) { try await accountExists(owner, client: client) }
-        report.requests += 1
-        if !ownerExists {
-            report.blockers.append("the owner \(plan.owner) has no v3 account; set `target.owner` to an existing user or organization")
-        }
-        for (account, stepIDs) in accounts.sorted(by: { $0.key < $1.key }) where account != plan.owner {
-            report.requests += 1
-            if try await !retryingRead(policy: retry, { try await accountExists(account, client: client) }) {
-                for id in stepIDs {
-                    report.skips.append(.init(stepID: id, reason: "\(account) has no v3 account: map the v2 username with `users:` or create the account first"))
-                }
-            }
-        }
-
-        // Entity IDs: free, already ours, or taken.
+        // Every read below is independent of the others: one wave of at most `concurrency` in flight, so the
+        // check costs about one round trip after auth_info, not one per account (issue 12).
         let creates = try plan.steps.filter { $0.kind == .applicationCreate || $0.kind == .gatewayCreate }.map { try PlanExecution.step(for: $0, owner: plan.owner) }
-        try await withThrowingTaskGroup(of: (String, Reconciliation).self) { group in
-            var pending = creates[...]
+        var reads: [@Sendable () async throws -> CheckRead] = []
+        let owner = plan.owner
+        reads.append { .owner(exists: try await retryingRead(policy: retry) { try await accountExists(owner, client: client) }) }
+        for (account, stepIDs) in accounts.sorted(by: { $0.key < $1.key }) where account != plan.owner {
+            reads.append { .account(account, stepIDs: stepIDs, exists: try await retryingRead(policy: retry) { try await accountExists(account, client: client) }) }
+        }
+        for step in creates {
+            reads.append { .create(stepID: step.id, try await retryingRead(policy: retry) { try await step.operation.reconcile(with: client, hasStoredSecret: false) }) }
+        }
+        try await withThrowingTaskGroup(of: CheckRead.self) { group in
+            var pending = reads[...]
             func addNext() {
-                guard let step = pending.popFirst() else { return }
-                group.addTask { (step.id, try await retryingRead(policy: retry) { try await step.operation.reconcile(with: client, hasStoredSecret: false) }) }
+                guard let read = pending.popFirst() else { return }
+                group.addTask { try await read() }
             }
             for _ in 0..<max(1, concurrency) { addNext() }
-            while let (id, outcome) = try await group.next() {
+            while let result = try await group.next() {
                 report.requests += 1
-                switch outcome {
-                case .done: report.alreadyPresent.append(id)
-                case .absent: break
-                case .conflict(let reason): report.skips.append(.init(stepID: id, reason: reason))
+                switch result {
+                case .owner(let exists) where !exists:
+                    report.blockers.append("the owner \(plan.owner) has no v3 account; set `target.owner` to an existing user or organization")
+                case .owner: break
+                case .account(let account, let stepIDs, let exists) where !exists:
+                    for id in stepIDs {
+                        report.skips.append(.init(stepID: id, reason: "\(account) has no v3 account: map the v2 username with `users:` or create the account first"))
+                    }
+                case .account: break
+                case .create(let id, .done): report.alreadyPresent.append(id)
+                case .create(_, .absent): break
+                case .create(let id, .conflict(let reason)): report.skips.append(.init(stepID: id, reason: reason))
                 }
                 addNext()
             }

@@ -100,8 +100,8 @@ public final class HTTPClient: Sendable {
 
 /// Worker threads, each owning one easy handle (and so its kept-alive connections).
 ///
-/// A job goes to an idle worker; when none is idle a new thread starts, so every request in flight
-/// has its own thread. Idle workers wait on a condition and are reused.
+/// A job goes to an idle worker; when the queue holds more jobs than there are idle workers a new thread
+/// starts, so every request in flight has its own thread. Idle workers wait on a condition and are reused.
 private final class CurlWorkers: @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [(EasyHandle) -> Void] = []
@@ -111,7 +111,9 @@ private final class CurlWorkers: @unchecked Sendable {
     func submit(_ job: @escaping (EasyHandle) -> Void) {
         condition.lock()
         jobs.append(job)
-        if idle > 0 {
+        // A woken worker counts as idle until it runs again, so compare the queue with the idle workers: jobs
+        // submitted in a burst each get a thread instead of queueing behind the one worker signalled.
+        if jobs.count <= idle {
             condition.signal()
         } else {
             threads += 1
