@@ -135,7 +135,11 @@ extension V3Operation {
             }
             // Every v3 write answers with the entity as JSON: a 2xx that is not JSON (a proxy's page, an empty or
             // cut body) proves nothing was stored, so the step fails and the next run reads back before writing.
-            _ = try response.decode(V3JSONValue.self, operation: summary, server: component.name)
+            guard (try? JSONSerialization.jsonObject(with: response.body)) is [String: Any] else {
+                throw V3ClientError.malformedResponse(
+                    operation: summary, server: component.name,
+                    reason: UnreadableBody.reason(body: response.body, contentType: response.headers["content-type"], shape: "JSON that is not an object"))
+            }
             return OperationResult()
         } catch let error as V3APIError where error.isConflict && kind == .create {
             switch try await reconcile(with: client, hasStoredSecret: false) {
