@@ -51,6 +51,9 @@ extension TTNMigrate {
         @Flag(name: .customLong("simulator-only"), help: "Measure the v3 simulator alone under a device-registration load (no migration).")
         var simulatorOnly = false
 
+        @Flag(name: .long, help: "Also migrate the same estate one request at a time into a new simulator, and print both and their ratio.")
+        var sequential = false
+
         @Option(name: .customLong("simulator-executable"), help: "The ttn-migrate binary that runs the simulator (default: this program).")
         var simulatorExecutable: String?
 
@@ -63,6 +66,7 @@ extension TTNMigrate {
             if !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 256") }
             if simulatorOnly {
                 if writeSnapshot != nil { throw ValidationError("--simulator-only generates no estate: drop --write-snapshot") }
+                if sequential { throw ValidationError("--sequential compares migrations: drop --simulator-only") }
                 if devices < concurrency {
                     throw ValidationError("--simulator-only needs at least one device per connection: --devices \(devices) is below --concurrency \(concurrency)")
                 }
@@ -88,7 +92,7 @@ extension TTNMigrate {
             try SnapshotFile.write(snapshot, to: snapshotFile)
 
             // The v3 accounts: the owner, then every collaborator the plan sets (so no step is skipped).
-            var configuration = Self.configuration(v3URL: "http://127.0.0.1:9", apiKeyFile: directory + "/v3-api-key")
+            let configuration = Self.configuration(v3URL: "http://127.0.0.1:9", apiKeyFile: directory + "/v3-api-key")
             let plan = try Planner.plan(snapshot: snapshot, options: try configuration.mappingOptions())
             let users = [Self.owner] + Self.collaboratorUsers(plan).filter { $0 != Self.owner }
             if !json {
@@ -96,31 +100,66 @@ extension TTNMigrate {
                     + "(\(plan.steps.count) steps); starting the v3 simulator with \(latencyMilliseconds) ms latency")
             }
 
-            let simulator = try await BenchSimulatorProcess.start(
-                executable: executable, directory: directory, users: users, latencyMilliseconds: latencyMilliseconds)
-            let measured: BenchResult?
-            do {
-                configuration = Self.configuration(v3URL: simulator.v3URL, apiKeyFile: simulator.apiKeyFile)
-                measured = try await measure(
-                    configuration: configuration, snapshotFile: snapshotFile, journal: directory + "/journal.sqlite",
-                    simulator: simulator, counts: counts)
-            } catch {
-                await simulator.stop()
-                throw error
-            }
-            await simulator.stop()
-            guard let result = measured else {
+            guard let result = try await measureOnce(
+                concurrency: concurrency, executable: executable, directory: directory, users: users, snapshotFile: snapshotFile, counts: counts)
+            else {
                 console.err("bench: interrupted; no figures")
                 throw ExitCode(130)
             }
+            var baseline: BenchResult?
+            if sequential {
+                console.err("bench: the same estate one request at a time (--sequential), into a new simulator")
+                baseline = try await measureOnce(
+                    concurrency: 1, executable: executable, directory: directory, users: users, snapshotFile: snapshotFile, counts: counts)
+                if baseline == nil {
+                    console.err("bench: interrupted; no figures")
+                    throw ExitCode(130)
+                }
+            }
             if json {
-                console.out(try result.json())
+                guard let baseline else { return console.out(try result.json()) }
+                let object: [String: Any] = [
+                    "concurrent": result.jsonObject, "sequential": baseline.jsonObject,
+                    "speedup": significant(baseline.wallSeconds / result.wallSeconds, 3), "speedup_bound": concurrency,
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+                console.out(String(decoding: data, as: UTF8.self))
             } else {
                 for line in result.lines { console.out(line) }
+                if let baseline {
+                    console.out("sequential (one request at a time, in the executor's order):")
+                    for line in baseline.lines { console.out(line) }
+                    let speedup = baseline.wallSeconds / result.wallSeconds
+                    console.out(String(format: "  speedup        %.1f× (wall %.2f s one at a time ÷ %.2f s with %d in flight; the bound is %d×)",
+                                       speedup, baseline.wallSeconds, result.wallSeconds, concurrency, concurrency))
+                }
             }
-            if result.failedSteps > 0 {
-                console.err("bench: \(result.failedSteps) steps failed; the figures include them")
+            let failed = result.failedSteps + (baseline?.failedSteps ?? 0)
+            if failed > 0 {
+                console.err("bench: \(failed) steps failed; the figures include them")
                 throw ExitCode(1)
+            }
+        }
+
+        /// One measured migration into a new simulator with a new journal; nil when interrupted.
+        private func measureOnce(
+            concurrency: Int, executable: String, directory: String, users: [String], snapshotFile: String,
+            counts: (applications: Int, gateways: Int, devices: Int)
+        ) async throws -> BenchResult? {
+            let simulatorDirectory = directory + "/simulator-c\(concurrency)"
+            try FileManager.default.createDirectory(atPath: simulatorDirectory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            let simulator = try await BenchSimulatorProcess.start(
+                executable: executable, directory: simulatorDirectory, users: users, latencyMilliseconds: latencyMilliseconds)
+            do {
+                let configuration = Self.configuration(v3URL: simulator.v3URL, apiKeyFile: simulator.apiKeyFile)
+                let result = try await measure(
+                    configuration: configuration, snapshotFile: snapshotFile, journal: directory + "/journal-c\(concurrency).sqlite",
+                    simulator: simulator, counts: counts, concurrency: concurrency)
+                await simulator.stop()
+                return result
+            } catch {
+                await simulator.stop()
+                throw error
             }
         }
 
@@ -128,7 +167,7 @@ extension TTNMigrate {
         /// reaches the simulator too, so it cannot be read any more).
         private func measure(
             configuration: MigrationConfiguration, snapshotFile: String, journal: String, simulator: BenchSimulatorProcess,
-            counts: (applications: Int, gateways: Int, devices: Int)
+            counts: (applications: Int, gateways: Int, devices: Int), concurrency: Int
         ) async throws -> BenchResult? {
             let console = Console.current
             var settings = MigrationRunner.Settings(journalPath: journal, snapshotPath: snapshotFile)

@@ -63,6 +63,12 @@ struct BenchResult: Equatable {
 
     /// One JSON object (`--json`), keys sorted.
     func json() throws -> String {
+        let data = try JSONSerialization.data(withJSONObject: jsonObject, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The figures as a JSON object (Foundation values).
+    var jsonObject: [String: Any] {
         func milliseconds(_ value: Double?) -> Any { value.map { rounded($0 * 1000, 3) } ?? NSNull() }
         func megabytes(_ value: Int?) -> Any { value.map { rounded(Double($0) / 1_048_576, 1) } ?? NSNull() }
         let object: [String: Any] = [
@@ -83,8 +89,7 @@ struct BenchResult: Equatable {
             "latency_min_ms": milliseconds(latencies.first),
             "latency_verified": latencyVerified,
         ]
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self)
+        return object
     }
 
     /// The human form.

@@ -92,7 +92,7 @@ struct MigrationRunner {
         let client = V3Client(http: http, endpoints: endpoints, apiKey: apiKey)
 
         notes("checking the v3 target: the API key's rights, the accounts, which IDs are taken (\(plan.steps.count) steps planned)")
-        let check = try await TargetCheck.run(plan: plan, client: client, retry: settings.retry)
+        let check = try await TargetCheck.run(plan: plan, client: client, concurrency: settings.concurrency, retry: settings.retry)
         if !check.blockers.isEmpty {
             throw RunError.targetNotReady(check.blockers)
         }

@@ -160,3 +160,29 @@ func ttnMigrateExecutable() throws -> String {
     #expect(significant(12.345, 3) == 12.3)
     #expect(significant(0, 3) == 0)
 }
+
+/// `bench --sequential` migrates the same estate a second time, one request at a time, into a new simulator, and
+/// prints both results and their ratio. No assertion on timing beyond "the ratio is a positive number".
+@Test func benchSequentialPrintsBothRunsAndTheirRatio() async throws {
+    let result = await runCLI([
+        "bench", "--apps", "1", "--gateways", "1", "--devices", "4", "--latency-ms", "1", "--concurrency", "8", "--sequential", "--json",
+        "--simulator-executable", try ttnMigrateExecutable(),
+    ])
+    #expect(result.code == 0, "\(result.err)")
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+    let concurrent = try #require(object["concurrent"] as? [String: Any])
+    let sequential = try #require(object["sequential"] as? [String: Any])
+    #expect(concurrent["concurrency"] as? Int == 8)
+    #expect(sequential["concurrency"] as? Int == 1)
+    #expect(sequential["steps"] as? Int == concurrent["steps"] as? Int)
+    #expect(sequential["failed_steps"] as? Int == 0 && concurrent["failed_steps"] as? Int == 0)
+    #expect(sequential["requests"] as? Int == concurrent["requests"] as? Int, "a fresh simulator each: the same requests")
+    #expect(try #require(object["speedup"] as? Double) > 0)
+    #expect(object["speedup_bound"] as? Int == 8)
+}
+
+@Test func benchSequentialWithSimulatorOnlyIsAUsageError() async {
+    let result = await runCLI(["bench", "--simulator-only", "--sequential"])
+    #expect(result.code == 2)
+    #expect(result.err.contains("--sequential compares migrations: drop --simulator-only"))
+}
