@@ -100,36 +100,28 @@ extension TTNMigrate {
                     + "(\(plan.steps.count) steps); starting the v3 simulator with \(latencyMilliseconds) ms latency")
             }
 
-            guard let result = try await measureOnce(
+            let result = try await measureOnce(
                 concurrency: concurrency, executable: executable, directory: directory, users: users, snapshotFile: snapshotFile, counts: counts)
-            else {
-                console.err("bench: interrupted; no figures")
-                throw ExitCode(130)
-            }
             var baseline: BenchResult?
             if sequential {
                 console.err("bench: the same estate one request at a time (--sequential), into a new simulator")
                 baseline = try await measureOnce(
                     concurrency: 1, executable: executable, directory: directory, users: users, snapshotFile: snapshotFile, counts: counts)
-                if baseline == nil {
-                    console.err("bench: interrupted; no figures")
-                    throw ExitCode(130)
-                }
             }
+            let speedup = baseline.map { $0.wallSeconds / result.wallSeconds }
             if json {
-                guard let baseline else { return console.out(try result.json()) }
+                guard let baseline, let speedup else { return console.out(try result.json()) }
                 let object: [String: Any] = [
                     "concurrent": result.jsonObject, "sequential": baseline.jsonObject,
-                    "speedup": significant(baseline.wallSeconds / result.wallSeconds, 3), "speedup_bound": concurrency,
+                    "speedup": significant(speedup, 3), "speedup_bound": concurrency,
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
                 console.out(String(decoding: data, as: UTF8.self))
             } else {
                 for line in result.lines { console.out(line) }
-                if let baseline {
+                if let baseline, let speedup {
                     console.out("sequential (one request at a time, in the executor's order):")
                     for line in baseline.lines { console.out(line) }
-                    let speedup = baseline.wallSeconds / result.wallSeconds
                     console.out(String(format: "  speedup        %.1f× (wall %.2f s one at a time ÷ %.2f s with %d in flight; the bound is %d×)",
                                        speedup, baseline.wallSeconds, result.wallSeconds, concurrency, concurrency))
                 }
@@ -141,26 +133,31 @@ extension TTNMigrate {
             }
         }
 
-        /// One measured migration into a new simulator with a new journal; nil when interrupted.
+        /// One measured migration into a new simulator with a new journal; exit 130 when interrupted.
         private func measureOnce(
             concurrency: Int, executable: String, directory: String, users: [String], snapshotFile: String,
             counts: (applications: Int, gateways: Int, devices: Int)
-        ) async throws -> BenchResult? {
+        ) async throws -> BenchResult {
             let simulatorDirectory = directory + "/simulator-c\(concurrency)"
             try FileManager.default.createDirectory(atPath: simulatorDirectory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             let simulator = try await BenchSimulatorProcess.start(
                 executable: executable, directory: simulatorDirectory, users: users, latencyMilliseconds: latencyMilliseconds)
+            let measured: BenchResult?
             do {
                 let configuration = Self.configuration(v3URL: simulator.v3URL, apiKeyFile: simulator.apiKeyFile)
-                let result = try await measure(
+                measured = try await measure(
                     configuration: configuration, snapshotFile: snapshotFile, journal: directory + "/journal-c\(concurrency).sqlite",
                     simulator: simulator, counts: counts, concurrency: concurrency)
-                await simulator.stop()
-                return result
             } catch {
                 await simulator.stop()
                 throw error
             }
+            await simulator.stop()
+            guard let measured else {
+                Console.current.err("bench: interrupted; no figures")
+                throw ExitCode(130)
+            }
+            return measured
         }
 
         /// Runs the migration between two readings of both processes' counters; nil when interrupted (Ctrl-C

@@ -118,13 +118,13 @@ struct BenchResult: Equatable {
     }
 }
 
-/// `value` rounded to `digits` decimal places, for the benchmarks' JSON.
 /// `value` to `digits` significant digits, so a small ratio (a loaded machine's 0.000172) is not printed as 0.
 func significant(_ value: Double, _ digits: Int) -> Double {
     guard value != 0, value.isFinite else { return value }
     return rounded(value, max(0, digits - 1 - Int(floor(log10(abs(value))))))
 }
 
+/// `value` rounded to `digits` decimal places, for the benchmarks' JSON.
 func rounded(_ value: Double, _ digits: Int) -> Double {
     let scale = pow(10, Double(digits))
     return (value * scale).rounded() / scale

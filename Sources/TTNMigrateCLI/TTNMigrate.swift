@@ -102,4 +102,3 @@ public struct Console: Sendable {
 
     @TaskLocal public static var current: Console = .standard
 }
-

@@ -171,9 +171,8 @@ public struct V2Reader: Sendable {
         application: String, appURL: String, credential: V2Credential, pacer: RequestPacer, paceKeys: [String]
     ) async throws -> [V2Device] {
         // The list serves only to enumerate IDs; each device is then read and validated on its own, so
-        // an error names the device.
-        // A page that brings no device not listed before ends the list as an error, so a handler that
-        // ignores `offset` (and would page forever) cannot hold the read: nothing is silently cut short.
+        // an error names the device. A page that brings no device not listed before is an error, so a
+        // handler that ignores `offset` (and would page forever) cannot hold the read, nor cut it short silently.
         var listed: [ListedDevice] = []
         var seen: Set<String> = []
         var offset = 0
