@@ -113,8 +113,8 @@ func runExecutable(_ arguments: [String], environment: [String: String], in dire
 {
     let outPath = directory.file("\(name).stdout")
     let errPath = directory.file("\(name).stderr")
-    FileManager.default.createFile(atPath: outPath, contents: nil)
-    FileManager.default.createFile(atPath: errPath, contents: nil)
+    try Data().write(to: URL(fileURLWithPath: outPath))
+    try Data().write(to: URL(fileURLWithPath: errPath))
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executablePath())
     process.arguments = arguments

@@ -107,13 +107,18 @@ import V2Model
 
     @Test func unreachableServerFailsAfterRetries() async throws {
         let fixture = try await V2Fixture.start()
-        let config = try fixture.config()
-        let out = fixture.directory.file("v2.json")
         await fixture.simulator.stop()
         defer { fixture.directory.cleanUp() }
+        // A port held bound but not listening: a stopped server's port could be taken by a parallel test's server.
+        let refusing = try ReservedPort()
+        defer { refusing.release() }
+        let accountServer = "http://127.0.0.1:\(refusing.port)/api/v2"
+        let config = try fixture.directory.write("refusing.yml", String(contentsOfFile: try fixture.config(), encoding: .utf8)
+            .replacingOccurrences(of: fixture.simulator.accountServerURL, with: accountServer))
+        let out = fixture.directory.file("v2.json")
         let result = await runCLI(["snapshot", "--config", config, "--out", out])
         #expect(result.code == 2)
-        #expect(result.err.hasPrefix("error: reading the v2 user profile failed after 6 attempts: cannot connect to \(fixture.simulator.accountServerURL)/users/me"))
+        #expect(result.err.hasPrefix("error: reading the v2 user profile failed after 6 attempts: cannot connect to \(accountServer)/users/me"))
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 

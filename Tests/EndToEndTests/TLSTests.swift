@@ -87,7 +87,9 @@ final class TLSFront: @unchecked Sendable {
     static func start(backendPort: Int, authority: TestCertificateAuthority) async throws -> TLSFront {
         let binary = try toolURL("stunnel4")
         for attempt in 0..<5 {
-            let port = try freePort()
+            let reserved = try ReservedPort()
+            let port = reserved.port
+            reserved.release()
             let config = try authority.directory.write("stunnel-\(backendPort)-\(attempt).conf", """
                 foreground = yes
                 pid =
@@ -123,21 +125,6 @@ final class TLSFront: @unchecked Sendable {
     }
 
     deinit { stop() }
-
-    /// A port the OS hands out for port 0, released again for stunnel to bind.
-    private static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-        }
-        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 
     private static func canConnect(port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

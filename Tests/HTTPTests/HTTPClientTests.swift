@@ -101,29 +101,9 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
     }
 }
 
-/// A port on 127.0.0.1 that refuses connections for as long as the returned socket stays open: bound but not
-/// listening, so no other test can take it (a stopped server's port may be reused by a parallel test).
-private func refusingPort() throws -> (port: UInt16, socket: Int32) {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    guard bound else {
-        close(descriptor)
-        throw POSIXError(.EADDRNOTAVAIL)
-    }
-    return (UInt16(bigEndian: address.sin_port), descriptor)
-}
-
 @Test func refusedConnectionIsNotApplied() async throws {
-    let refusing = try refusingPort()
-    defer { close(refusing.socket) }
+    let refusing = try ReservedPort()
+    defer { refusing.release() }
     let base = "http://127.0.0.1:\(refusing.port)"
     let client = HTTP.HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2)))
     do {
