@@ -69,17 +69,15 @@ public enum PlanExecution {
                 group: deviceGroup(device.ids))
 
         case .deviceJS(let device):
-            return try registryStep(step, server: .joinServer, prefix: "/js", ids: device.ids, device: device, mask: device.fieldMask, summary: summary)
+            return registryStep(step, server: .joinServer, prefix: "/js", device: device, summary: summary)
         case .deviceNS(let device):
-            // A carried session starts now (DESIGN.md §4); the plan leaves it empty to stay the same on
-            // every run, and the read-back ignores it.
-            let stamped = device.stampingSessionStart(at: Date())
-            var nsStep = try registryStep(step, server: .networkServer, prefix: "/ns", ids: device.ids, device: stamped, mask: stamped.fieldMask, summary: summary)
-            nsStep.operation.expected = try json(device)
-            nsStep.operation.readFieldMask = device.fieldMask
-            return nsStep
+            // A carried session starts when the request is sent (DESIGN.md §4); the plan leaves it empty to
+            // stay the same on every run, and the read-back ignores it.
+            return registryStep(step, server: .networkServer, prefix: "/ns", device: device, summary: summary) {
+                $0.stampingSessionStart(at: Date())
+            }
         case .deviceAS(let device):
-            return try registryStep(step, server: .applicationServer, prefix: "/as", ids: device.ids, device: device, mask: device.fieldMask, summary: summary)
+            return registryStep(step, server: .applicationServer, prefix: "/as", device: device, summary: summary)
         }
     }
 
@@ -98,16 +96,23 @@ public enum PlanExecution {
                 entityType: entityType, entityID: entityID, name: key.name, rights: key.rights.map(\.rawValue), replacesV2KeyName: v2Name))
     }
 
-    /// JS/NS/AS `Set`: a PUT upsert with a field mask (`reference/v3-api.md` §6).
-    static func registryStep<Device: Encodable>(
-        _ step: PlanStep, server: V3Server, prefix: String, ids: V3EndDeviceIdentifiers, device: Device, mask: [String], summary: String
-    ) throws -> ExecutionStep {
-        let path = prefix + devicePath(ids)
+    /// JS/NS/AS `Set`: a PUT upsert with a field mask (`reference/v3-api.md` §6). `sending` makes the
+    /// device that is sent (with its own mask) from the planned one, which the read-back expects.
+    static func registryStep<Device: RegistryEndDevice>(
+        _ step: PlanStep, server: V3Server, prefix: String, device: Device, summary: String,
+        sending: @escaping @Sendable (Device) -> Device = { $0 }
+    ) -> ExecutionStep {
+        let path = prefix + devicePath(device.ids)
         return ExecutionStep(id: step.id, dependsOn: step.dependsOn, operation: V3Operation(
             kind: .upsert, server: server, method: "PUT", path: path,
-            body: try body(["end_device": AnyEncodable(device), "field_mask": AnyEncodable(FieldMask(paths: mask))]),
-            readPath: path, readFieldMask: mask, expected: try json(device), deletePath: path, summary: summary),
-            group: deviceGroup(ids))
+            body: try registryBody(sending(device)),
+            readPath: path, readFieldMask: device.fieldMask, expected: try json(device), deletePath: path, summary: summary),
+            group: deviceGroup(device.ids))
+    }
+
+    /// `{"end_device": …, "field_mask": {"paths": […]}}`.
+    static func registryBody<Device: RegistryEndDevice>(_ device: Device) throws -> Data {
+        try body(["end_device": AnyEncodable(device), "field_mask": AnyEncodable(FieldMask(paths: device.fieldMask))])
     }
 
     /// `/applications/{app}/devices/{device}`, each ID percent-escaped: the IS path; the JS, NS and AS
@@ -140,8 +145,13 @@ public enum PlanExecution {
     }
 
     static func escape(_ component: String) -> String {
-        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? component
+        // v3 IDs are `[a-z0-9-]` (`reference/v3-api.md` §8): they need no escape, and checking that is
+        // cheaper than `addingPercentEncoding`, which a resume calls for every step of the plan.
+        if component.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }) { return component }
+        return component.addingPercentEncoding(withAllowedCharacters: pathComponentAllowed) ?? component
     }
+
+    private static let pathComponentAllowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))
 
     static func body(_ fields: [String: AnyEncodable]) throws -> Data {
         let encoder = JSONEncoder()
@@ -150,9 +160,19 @@ public enum PlanExecution {
     }
 
     static func json<T: Encodable>(_ value: T) throws -> V3JSONValue {
-        try JSONDecoder().decode(V3JSONValue.self, from: JSONEncoder().encode(value))
+        try JSONValueParser.parse(JSONEncoder().encode(value))
     }
 }
+
+/// A device part that a JS, NS or AS registry stores with a `Set`.
+protocol RegistryEndDevice: Encodable, Sendable {
+    var ids: V3EndDeviceIdentifiers { get }
+    var fieldMask: [String] { get }
+}
+
+extension V3JSEndDevice: RegistryEndDevice {}
+extension V3NSEndDevice: RegistryEndDevice {}
+extension V3ASEndDevice: RegistryEndDevice {}
 
 /// `{"paths": [...]}`, the object form of a field mask.
 struct FieldMask: Encodable {
@@ -160,8 +180,8 @@ struct FieldMask: Encodable {
 }
 
 /// Type erasure for building request bodies from entities.
-struct AnyEncodable: Encodable {
-    private let encodeValue: (any Encoder) throws -> Void
-    init<T: Encodable>(_ value: T) { encodeValue = value.encode(to:) }
+struct AnyEncodable: Encodable, Sendable {
+    private let encodeValue: @Sendable (any Encoder) throws -> Void
+    init<T: Encodable & Sendable>(_ value: T) { encodeValue = { try value.encode(to: $0) } }
     func encode(to encoder: any Encoder) throws { try encodeValue(encoder) }
 }

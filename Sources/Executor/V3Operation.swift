@@ -21,29 +21,37 @@ public struct V3Operation: Sendable {
     public var server: V3Server
     public var method: String
     public var path: String
-    public var body: Data
+    /// The request body, encoded when the operation is sent: a run of 400,000 steps, most of them
+    /// already done on resume, never holds every body at once.
+    public var body: Data { get throws { try makeBody() } }
     /// GET path that reads the entity back (for API keys: the list of keys).
     public var readPath: String
     public var readFieldMask: [String]
-    /// The JSON that the read must contain for the entity to count as this migration's.
-    public var expected: V3JSONValue
+    /// The JSON that the read must contain for the entity to count as this migration's, built only
+    /// when a read-back needs it.
+    public var expected: V3JSONValue { get throws { try makeExpected() } }
     /// DELETE path that removes what the operation created (rollback), if any.
     public var deletePath: String?
     /// e.g. "create application my-app".
     public var summary: String
 
+    private let makeBody: @Sendable () throws -> Data
+    private let makeExpected: @Sendable () throws -> V3JSONValue
+
+    /// `body` and `expected` are evaluated each time they are read, never here.
     public init(
-        kind: Kind, server: V3Server, method: String, path: String, body: Data, readPath: String, readFieldMask: [String] = [],
-        expected: V3JSONValue, deletePath: String?, summary: String
+        kind: Kind, server: V3Server, method: String, path: String, body: @autoclosure @escaping @Sendable () throws -> Data,
+        readPath: String, readFieldMask: [String] = [], expected: @autoclosure @escaping @Sendable () throws -> V3JSONValue,
+        deletePath: String?, summary: String
     ) {
         self.kind = kind
         self.server = server
         self.method = method
         self.path = path
-        self.body = body
+        self.makeBody = body
         self.readPath = readPath
         self.readFieldMask = readFieldMask
-        self.expected = expected
+        self.makeExpected = expected
         self.deletePath = deletePath
         self.summary = summary
     }
@@ -113,8 +121,8 @@ extension V3Operation {
             } catch let error as V3APIError where error.isAbsentOrNotOurs {
                 return .absent
             }
-            let actual = try response.decode(V3JSONValue.self, operation: "read back for \(summary)", server: component.name)
-            let differences = JSONMatch.differences(expected: expected, actual: actual)
+            let actual = try response.jsonValue(operation: "read back for \(summary)", server: component.name)
+            let differences = JSONMatch.differences(expected: try expected, actual: actual)
             if differences.isEmpty { return .done }
             if kind == .upsert { return .absent }
             return .conflict("it already exists in v3 and differs from what this migration creates (\(differences.prefix(3).joined(separator: "; ")))")
@@ -125,7 +133,7 @@ extension V3Operation {
     public func apply(with client: V3Client, timeout: Duration? = nil) async throws -> OperationResult {
         let component = client.client(for: server)
         do {
-            let response = try await component.send(method, path, body: body, operation: summary, timeout: timeout)
+            let response = try await component.send(method, path, body: try body, operation: summary, timeout: timeout)
             if case .createAPIKey = kind {
                 let created = try response.decode(CreatedKey.self, operation: summary, server: component.name)
                 guard let secret = created.key, !secret.isEmpty else {
@@ -135,7 +143,7 @@ extension V3Operation {
             }
             // Every v3 write answers with the entity as JSON: a 2xx that is not JSON (a proxy's page, an empty or
             // cut body) proves nothing was stored, so the step fails and the next run reads back before writing.
-            guard (try? JSONSerialization.jsonObject(with: response.body)) is [String: Any] else {
+            guard case .object = try? JSONValueParser.parse(response.body) else {
                 throw V3ClientError.malformedResponse(
                     operation: summary, server: component.name,
                     reason: UnreadableBody.reason(body: response.body, contentType: response.headers["content-type"], shape: "JSON that is not an object"))

@@ -162,7 +162,6 @@ private final class EasyHandle {
         curl_easy_reset(handle)
         let sink = TransferSink()
         let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
-        let url = HTTPClient.displayURL(request.url)
 
         ttnm_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         ttnm_easy_setopt_string(handle, CURLOPT_URL, request.url)
@@ -237,7 +236,7 @@ private final class EasyHandle {
 
         let code = curl_easy_perform(handle)
         guard code == CURLE_OK else {
-            return .failure(Self.error(for: code, url: url, handle: handle))
+            return .failure(Self.error(for: code, url: HTTPClient.displayURL(request.url), handle: handle))
         }
         var status = 0
         ttnm_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)

@@ -10,6 +10,8 @@ enum StoreSupport {
 
     /// Compact JSON with sorted keys: the same value gives the same text.
     static func json<T: Encodable>(_ value: T) -> String {
+        // Most steps finish with an empty result; the encoder would write the same.
+        if let dictionary = value as? [String: String], dictionary.isEmpty { return "{}" }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Encoding [String: String] or [String] cannot fail.

@@ -33,7 +33,7 @@ public enum StepKind: String, Codable, Hashable, Sendable, CaseIterable, Compara
 }
 
 /// The request entity a step sends, with the parent it belongs to where the URL needs it.
-public enum StepPayload: Hashable, Sendable, Encodable {
+public indirect enum StepPayload: Hashable, Sendable, Encodable {
     case application(V3Application)
     case applicationCollaborator(applicationID: String, V3Collaborator)
     case applicationAPIKey(applicationID: String, V3APIKey)

@@ -61,6 +61,17 @@ public struct V3Response: Sendable {
                 reason: UnreadableBody.reason(body: body, contentType: headers["content-type"], shape: String(describing: error)))
         }
     }
+
+    /// The body as a JSON value, parsed without `Decodable` (a read-back of every step on resume).
+    public func jsonValue(operation: String, server: String) throws -> V3JSONValue {
+        do {
+            return try JSONValueParser.parse(body)
+        } catch {
+            throw V3ClientError.malformedResponse(
+                operation: operation, server: server,
+                reason: UnreadableBody.reason(body: body, contentType: headers["content-type"], shape: error.description))
+        }
+    }
 }
 
 /// A v3 answer that is not JSON the API documents.

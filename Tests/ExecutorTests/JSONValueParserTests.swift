@@ -1,5 +1,4 @@
 import Foundation
-import Report
 import Testing
 import V3Client
 

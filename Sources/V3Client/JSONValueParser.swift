@@ -1,5 +1,4 @@
 import Foundation
-import V3Client
 
 /// Why a v3 answer is not JSON: the byte offset and what was expected there.
 public struct JSONValueParseError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -39,7 +38,12 @@ public enum JSONValueParser {
         init(bytes: [UInt8]) { self.bytes = bytes }
 
         mutating func skipWhitespace() {
-            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return
+                }
+            }
         }
 
         func fail(_ expected: String) -> JSONValueParseError { JSONValueParseError(offset: index, expected: expected) }
@@ -139,10 +143,13 @@ public enum JSONValueParser {
 
         mutating func string() throws(JSONValueParseError) -> String {
             index += 1
-            var scalars = String.UnicodeScalarView()
+            // Most strings have no escape: they are one run of bytes, decoded once.
+            var text = ""
             var runStart = index
             func flush(_ end: Int) {
-                if end > runStart { scalars.append(contentsOf: String(decoding: bytes[runStart..<end], as: UTF8.self).unicodeScalars) }
+                guard end > runStart else { return }
+                let run = String(decoding: bytes[runStart..<end], as: UTF8.self)
+                if text.isEmpty { text = run } else { text += run }
             }
             while true {
                 guard index < bytes.count else { throw fail("the end of a string") }
@@ -150,7 +157,7 @@ public enum JSONValueParser {
                 if byte == UInt8(ascii: "\"") {
                     flush(index)
                     index += 1
-                    return String(scalars)
+                    return text
                 }
                 if byte < 0x20 { throw fail("no control character in a string") }
                 if byte != UInt8(ascii: "\\") {
@@ -162,6 +169,7 @@ public enum JSONValueParser {
                 guard index < bytes.count else { throw fail("an escape") }
                 let escape = bytes[index]
                 index += 1
+                var scalars = String.UnicodeScalarView()
                 switch escape {
                 case UInt8(ascii: "\""): scalars.append("\"")
                 case UInt8(ascii: "\\"): scalars.append("\\")
@@ -188,6 +196,7 @@ public enum JSONValueParser {
                 default:
                     throw fail("a valid escape")
                 }
+                text += String(scalars)
                 runStart = index
             }
         }
