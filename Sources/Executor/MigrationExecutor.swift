@@ -323,7 +323,6 @@ actor RunState {
     private(set) var progress = ExecutionProgress()
 
     init(steps: [ExecutionStep], known: [String: LedgerEntry]) {
-        self.steps = Dictionary(steps.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         order = steps.map(\.id)
         var finished: [String: Bool] = [:]
         var waitingOn: [String: Int] = [:]
@@ -334,7 +333,10 @@ actor RunState {
             finished[step.id] = true
             progress.done += 1
         }
-        for step in steps where finished[step.id] == nil {
+        // Only the steps still to run are kept (a resume of 400,000 done steps holds none).
+        let open = steps.filter { finished[$0.id] == nil }
+        self.steps = Dictionary(open.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for step in open {
             let open = step.dependsOn.filter { finished[$0] != true }
             waitingOn[step.id] = open.count
             for dependency in open { dependents[dependency, default: []].append(step.id) }

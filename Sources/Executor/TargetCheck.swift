@@ -73,8 +73,11 @@ private enum CheckRead: Sendable {
 /// Reads v3 to find what would collide or fail, writing nothing.
 public enum TargetCheck {
     /// Checks the key (`auth_info`), its rights, the owner and collaborator accounts, and whether each
-    /// application and gateway ID is free, already ours, or taken.
-    public static func run(plan: MigrationPlan, client: V3Client, concurrency: Int = 8, retry: RetryPolicy = RetryPolicy()) async throws -> TargetCheckReport {
+    /// application and gateway ID is free, already ours, or taken. Create steps in `journaledDone` are
+    /// not read: the journal proves this migration made them, and a resumed run does not send them again.
+    public static func run(
+        plan: MigrationPlan, client: V3Client, concurrency: Int = 8, retry: RetryPolicy = RetryPolicy(), journaledDone: Set<String> = []
+    ) async throws -> TargetCheckReport {
         var report = TargetCheckReport(keyOwner: nil, missingRights: [], blockers: [], skips: [], alreadyPresent: [], requests: 1)
         let info = try await retryingRead(policy: retry) { try await client.authInfo() }
         if let user = info.apiKey?.entityIDs?.userIDs?.userID {
@@ -102,7 +105,9 @@ public enum TargetCheck {
         }
         // Every read below is independent of the others: one wave of at most `concurrency` in flight, so the
         // check costs about one round trip after auth_info, not one per account (issue 12).
-        let creates = try plan.steps.filter { $0.kind == .applicationCreate || $0.kind == .gatewayCreate }.map { try PlanExecution.step(for: $0, owner: plan.owner) }
+        let creates = try plan.steps
+            .filter { ($0.kind == .applicationCreate || $0.kind == .gatewayCreate) && !journaledDone.contains($0.id) }
+            .map { try PlanExecution.step(for: $0, owner: plan.owner) }
         var reads: [@Sendable () async throws -> CheckRead] = []
         let owner = plan.owner
         reads.append { .owner(exists: try await retryingRead(policy: retry) { try await accountExists(owner, client: client) }) }

@@ -161,13 +161,14 @@ extension JournalStore {
                 SELECT s.id, s.state, s.attempts, k.step_id IS NOT NULL AS has_key
                 FROM steps s LEFT JOIN api_keys k ON k.step_id = s.id
                 """)
+            // Columns by index: this reads every step of the journal.
             while let row = try rows.next() {
-                let id: String = row["id"]
-                let text: String = row["state"]
+                let id: String = row[0]
+                let text: String = row[1]
                 guard let state = StepState(rawValue: text) else {
                     throw JournalError.corrupt(path: path, reason: "step \(id) has unknown state \"\(text)\"")
                 }
-                result[id] = StepProgress(state: state, attempts: row["attempts"], hasAPIKeySecret: row["has_key"])
+                result[id] = StepProgress(state: state, attempts: row[2], hasAPIKeySecret: row[3])
             }
             return result
         }

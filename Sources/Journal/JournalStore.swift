@@ -250,12 +250,12 @@ public actor JournalStore {
                 var steps: [String: CachedStep] = [:]
                 let rows = try Row.fetchCursor(db, sql: "SELECT id, state, attempts FROM steps")
                 while let row = try rows.next() {
-                    let id: String = row["id"]
-                    let stateText: String = row["state"]
+                    let id: String = row[0]
+                    let stateText: String = row[1]
                     guard let state = StepState(rawValue: stateText) else {
                         throw JournalError.corrupt(path: path, reason: "step \(id) has unknown state \"\(stateText)\"")
                     }
-                    steps[id] = CachedStep(state: state, attempts: row["attempts"])
+                    steps[id] = CachedStep(state: state, attempts: row[2])
                 }
                 return steps
             }
@@ -329,16 +329,18 @@ public actor JournalStore {
         let (inserted, redescribed, notInPlan) = try performWrite { db -> ([String], [String], [StepRecord]) in
             var existing: [String: PlannedStep] = [:]
             var oldPositions: [String: Int] = [:]
+            existing.reserveCapacity(known.count)
+            oldPositions.reserveCapacity(known.count)
+            // Columns by index: a resume reads every step, and a lookup by name costs more than the read.
             let rows = try Row.fetchCursor(db, sql: "SELECT id, kind, entity_type, entity_key, component, plan_position FROM steps")
             while let row = try rows.next() {
-                let id: String = row["id"]
-                let componentText: String = row["component"]
+                let id: String = row[0]
+                let componentText: String = row[4]
                 guard let component = StepComponent(rawValue: componentText) else {
                     throw JournalError.corrupt(path: path, reason: "step \(id) has unknown component \"\(componentText)\"")
                 }
-                existing[id] = PlannedStep(
-                    id: id, kind: row["kind"], entityType: row["entity_type"], entityKey: row["entity_key"], component: component)
-                oldPositions[id] = row["plan_position"]
+                existing[id] = PlannedStep(id: id, kind: row[1], entityType: row[2], entityKey: row[3], component: component)
+                oldPositions[id] = row[5]
             }
             let insert = try db.cachedStatement(sql: """
                 INSERT INTO steps (id, kind, entity_type, entity_key, component, state, attempts, plan_position,
@@ -356,7 +358,7 @@ public actor JournalStore {
                     if old != step {
                         try describe.execute(arguments: [step.kind, step.entityType, step.entityKey, step.component.rawValue, index, step.id])
                         redescribed.append(step.id)
-                    } else {
+                    } else if oldPositions[step.id] != index {
                         try position.execute(arguments: [index, step.id, index])
                     }
                 } else {
@@ -371,7 +373,7 @@ public actor JournalStore {
             // Steps the plan no longer lists go after it, in their old order.
             let missing = existing.keys.filter { !seen.contains($0) }
                 .sorted { (oldPositions[$0] ?? 0, $0) < (oldPositions[$1] ?? 0, $1) }
-            for (offset, id) in missing.enumerated() {
+            for (offset, id) in missing.enumerated() where oldPositions[id] != planned.count + offset {
                 let index = planned.count + offset
                 try position.execute(arguments: [index, id, index])
             }
@@ -460,6 +462,11 @@ public actor JournalStore {
 
     /// The current state of a step as this process knows it (including uncommitted changes), or nil.
     public func state(of id: String) -> StepState? { steps[id]?.state }
+
+    /// The IDs of the steps in one of `states`, from memory (one call instead of one per step).
+    public func stepIDs(in states: Set<StepState>) -> Set<String> {
+        Set(steps.lazy.filter { states.contains($0.value.state) }.map(\.key))
+    }
 
     /// Commits waiting changes, copies the WAL into the journal file (so the file alone holds
     /// everything), then closes the journal and releases its lock. The store is unusable afterwards.

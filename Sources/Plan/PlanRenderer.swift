@@ -116,6 +116,17 @@ public enum PlanRenderer {
     /// columns. Shows no payloads.
     public static func table(_ plan: MigrationPlan) -> String {
         var out = ""
+        writeTable(plan) { out += $0 }
+        return out
+    }
+
+    /// Lines handed to the sink at once by `writeTable`.
+    static let linesPerChunk = 4096
+
+    /// The same text as `table(_:)`, handed to `sink` in pieces that each end with a newline, so a plan of
+    /// 400,000 steps is printed without its table being held whole in memory.
+    public static func writeTable(_ plan: MigrationPlan, to sink: (String) throws -> Void) rethrows {
+        var out = ""
         out += "Migration plan (\(MigrationPlan.formatName) v\(MigrationPlan.formatVersion))\n"
         out += "Owner: \(plan.owner)\n"
 
@@ -125,7 +136,7 @@ public enum PlanRenderer {
             let counts = summary.entities[kind.rawValue] ?? PlanSummary.EntityCounts(planned: 0, skipped: 0)
             return [kind.rawValue, String(counts.planned), String(counts.skipped)]
         }
-        out += columns(header: ["ENTITY", "PLANNED", "SKIPPED"], rows: entityRows, rightAligned: [1, 2])
+        writeColumns(header: ["ENTITY", "PLANNED", "SKIPPED"], count: entityRows.count, rightAligned: [1, 2], row: { entityRows[$0] }) { out += $0 }
         let devices = DeviceActivation.allCases.map { "\(summary.devices[$0.rawValue] ?? 0) \($0.rawValue)" }
         out += "  devices: \(devices.joined(separator: ", "))\n"
         let components = V3Component.allCases.map { "\($0.rawValue) \(summary.components[$0.rawValue] ?? 0)" }
@@ -136,61 +147,66 @@ public enum PlanRenderer {
         if plan.steps.isEmpty {
             out += "  none\n"
         } else {
-            let rows = plan.steps.enumerated().map { index, step in
-                [String(index + 1), step.id, step.component.rawValue, step.dependsOn.isEmpty ? "-" : step.dependsOn.joined(separator: ", ")]
+            try sink(out)
+            out = ""
+            let steps = plan.steps
+            try writeColumns(header: ["#", "STEP", "SERVER", "AFTER"], count: steps.count, rightAligned: [0], row: { index in
+                let step = steps[index]
+                return [String(index + 1), step.id, step.component.rawValue, step.dependsOn.isEmpty ? "-" : step.dependsOn.joined(separator: ", ")]
+            }, to: sink)
+        }
+
+        func section<T>(_ title: String, _ items: [T], header: [String], row: (T) -> [String]) {
+            out += "\n\(title) (\(items.count))\n"
+            if items.isEmpty {
+                out += "  none\n"
+            } else {
+                writeColumns(header: header, count: items.count, row: { row(items[$0]) }) { out += $0 }
             }
-            out += columns(header: ["#", "STEP", "SERVER", "AFTER"], rows: rows, rightAligned: [0])
         }
-
-        out += "\nRenames (\(plan.renames.count))\n"
-        if plan.renames.isEmpty {
-            out += "  none\n"
-        } else {
-            let rows = plan.renames.map { [$0.kind.rawValue, $0.v2ID, $0.v3ID, $0.reasons.map(\.rawValue).joined(separator: ", ")] }
-            out += columns(header: ["KIND", "V2 ID", "V3 ID", "WHY"], rows: rows)
+        section("Renames", plan.renames, header: ["KIND", "V2 ID", "V3 ID", "WHY"]) {
+            [$0.kind.rawValue, $0.v2ID, $0.v3ID, $0.reasons.map(\.rawValue).joined(separator: ", ")]
         }
-
-        out += "\nWarnings (\(plan.warnings.count))\n"
-        if plan.warnings.isEmpty {
-            out += "  none\n"
-        } else {
-            let rows = plan.warnings.map { [$0.code.rawValue, "\($0.entity.kind.rawValue) \($0.entity.v2ID)", $0.message] }
-            out += columns(header: ["CODE", "ENTITY", "MESSAGE"], rows: rows)
+        section("Warnings", plan.warnings, header: ["CODE", "ENTITY", "MESSAGE"]) {
+            [$0.code.rawValue, "\($0.entity.kind.rawValue) \($0.entity.v2ID)", $0.message]
         }
-
-        out += "\nSkipped (\(plan.skipped.count))\n"
-        if plan.skipped.isEmpty {
-            out += "  none\n"
-        } else {
-            let rows = plan.skipped.map { [$0.entity.kind.rawValue, $0.entity.v2ID, $0.reason] }
-            out += columns(header: ["KIND", "V2 ID", "REASON"], rows: rows)
-        }
-        return out
+        section("Skipped", plan.skipped, header: ["KIND", "V2 ID", "REASON"]) { [$0.entity.kind.rawValue, $0.entity.v2ID, $0.reason] }
+        try sink(out)
     }
 
     /// Rows indented by two spaces, columns separated by two spaces and padded to the widest cell
-    /// (in characters); the last column is not padded.
-    static func columns(header: [String], rows: [[String]], rightAligned: Set<Int> = []) -> String {
-        let all = [header] + rows
-        var widths = Array(repeating: 0, count: header.count)
-        for row in all {
-            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
+    /// (in characters); the last column is not padded. `row` is called twice per row (widths, then
+    /// text), and the text goes to `sink` in pieces of `linesPerChunk` lines.
+    static func writeColumns(
+        header: [String], count: Int, rightAligned: Set<Int> = [], row: (Int) -> [String], to sink: (String) throws -> Void
+    ) rethrows {
+        var widths = header.map(\.count)
+        for index in 0..<count {
+            for (column, cell) in row(index).enumerated() { widths[column] = max(widths[column], cell.count) }
         }
         var out = ""
-        for row in all {
-            var line = "  "
-            for (index, cell) in row.enumerated() {
+        func line(_ cells: [String]) {
+            out += "  "
+            for (index, cell) in cells.enumerated() {
                 let padding = String(repeating: " ", count: widths[index] - cell.count)
-                let isLast = index == row.count - 1
+                let isLast = index == cells.count - 1
                 if rightAligned.contains(index) {
-                    line += padding + cell
+                    out += padding + cell
                 } else {
-                    line += isLast ? cell : cell + padding
+                    out += isLast ? cell : cell + padding
                 }
-                if !isLast { line += "  " }
+                if !isLast { out += "  " }
             }
-            out += line + "\n"
+            out += "\n"
         }
-        return out
+        line(header)
+        for index in 0..<count {
+            line(row(index))
+            if (index + 1) % linesPerChunk == 0 {
+                try sink(out)
+                out = ""
+            }
+        }
+        if !out.isEmpty { try sink(out) }
     }
 }

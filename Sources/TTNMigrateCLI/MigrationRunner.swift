@@ -92,7 +92,9 @@ struct MigrationRunner {
         let client = V3Client(http: http, endpoints: endpoints, apiKey: apiKey)
 
         notes("checking the v3 target: the API key's rights, the accounts, which IDs are taken (\(plan.steps.count) steps planned)")
-        let check = try await TargetCheck.run(plan: plan, client: client, concurrency: settings.concurrency, retry: settings.retry)
+        let journaledDone = resumed ? await store.stepIDs(in: [.done]) : []
+        let check = try await TargetCheck.run(
+            plan: plan, client: client, concurrency: settings.concurrency, retry: settings.retry, journaledDone: journaledDone)
         if !check.blockers.isEmpty {
             throw RunError.targetNotReady(check.blockers)
         }
@@ -114,7 +116,8 @@ struct MigrationRunner {
         // Known-impossible steps are skipped with their reason; earlier skips that now look possible are retried.
         let skipIDs = Set(check.skips.map(\.stepID))
         // Rolled-back devices are migrated again (the user chose rollback last time; this run completes them).
-        for step in plan.steps {
+        let resettable = await store.stepIDs(in: [.skipped, .rolledBack])
+        for step in plan.steps where resettable.contains(step.id) {
             let state = await store.state(of: step.id)
             if state == .skipped && !skipIDs.contains(step.id) || state == .rolledBack { try await store.resetToPending(step: step.id) }
         }

@@ -32,18 +32,23 @@ extension TTNMigrate {
         func run() async throws {
             let configuration = try options.load()
             let mapping = try configuration.mappingOptions()
-            let estate = try await input.estate(configuration: configuration)
-            let plan = try Planner.plan(snapshot: estate, options: mapping)
-            let rendered: Data
-            switch format {
-            case .table: rendered = Data(PlanRenderer.table(plan).utf8)
-            case .json: rendered = try PlanRenderer.json(plan)
-            }
+            // The v2 estate is not kept once mapped: its memory goes to the plan.
+            let plan = try Planner.plan(snapshot: try await input.estate(configuration: configuration), options: mapping)
             if let out {
-                try SecureFile.writeAtomically(rendered, to: out)
+                try SecureFile.writeAtomically(to: out) { write in
+                    switch format {
+                    case .table: try PlanRenderer.writeTable(plan) { try write(Data($0.utf8)) }
+                    case .json: try PlanRenderer.writeJSON(plan, to: write)
+                    }
+                }
                 Console.current.err("wrote the plan to \(out): \(plan.summary.totalSteps) steps, \(plan.warnings.count) warnings")
             } else {
-                Console.current.out(String(decoding: rendered, as: UTF8.self).trimmingCharacters(in: .newlines))
+                // Every piece ends with a newline, which `out` adds back.
+                let console = Console.current
+                switch format {
+                case .table: PlanRenderer.writeTable(plan) { console.out(String($0.dropLast())) }
+                case .json: try PlanRenderer.writeJSON(plan) { console.out(String(decoding: $0.dropLast(), as: UTF8.self)) }
+                }
             }
             if checkTarget {
                 try await Self.check(plan, configuration: configuration)

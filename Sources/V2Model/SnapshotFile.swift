@@ -113,6 +113,13 @@ public enum SecureFile {
     /// Writes `data` to a new 0600 temporary file in the same directory, fsyncs it and renames it over
     /// `path`. On failure nothing is left behind and `path` is untouched.
     public static func writeAtomically(_ data: Data, to path: String) throws {
+        try writeAtomically(to: path) { write in try write(data) }
+    }
+
+    /// The same, with the content handed over in pieces: `produce` calls its argument with each piece in
+    /// order (a large plan is written without being held whole in memory). An error thrown by `produce`
+    /// leaves nothing behind and is rethrown.
+    public static func writeAtomically(to path: String, _ produce: ((Data) throws -> Void) throws -> Void) throws {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         let temporary = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -121,19 +128,29 @@ public enum SecureFile {
             throw SnapshotFileError.unwritable(path: path, reason: String(cString: strerror(errno)))
         }
         var failure: String?
-        data.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = String(cString: strerror(errno))
-                    return
+        func write(_ data: Data) throws {
+            data.withUnsafeBytes { buffer in
+                var offset = 0
+                while offset < buffer.count {
+                    let written = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        failure = String(cString: strerror(errno))
+                        return
+                    }
+                    offset += written
                 }
-                offset += written
             }
+            if let failure { throw SnapshotFileError.unwritable(path: path, reason: failure) }
         }
-        if failure == nil, fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
+        do {
+            try produce(write)
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        if fsync(fd) != 0 { failure = String(cString: strerror(errno)) }
         close(fd)
         if failure == nil, rename(temporary, path) != 0 { failure = String(cString: strerror(errno)) }
         if let failure {

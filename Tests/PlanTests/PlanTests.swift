@@ -125,6 +125,29 @@ struct PlanTests {
         #expect(steps.compactMap { $0["id"] as? String } == plan.steps.map(\.id))
     }
 
+    @Test func largeTablesPrintInPiecesOfWholeLinesAlignedAcrossPieces() throws {
+        // 1,200 devices: more than 4,096 step lines, so the steps come in two pieces at least.
+        let plan = try Planner.plan(snapshot: SyntheticEstate.snapshot(applications: 5, gateways: 3, devices: 1_200), options: SyntheticEstate.options())
+        var pieces: [String] = []
+        PlanRenderer.writeTable(plan) { pieces.append($0) }
+        #expect(pieces.count >= 3)
+        #expect(pieces.allSatisfy { $0.hasSuffix("\n") })
+        let lines = pieces.joined().split(separator: "\n", omittingEmptySubsequences: false)
+        let ids = Set(plan.steps.map(\.id))
+        let stepLines = lines.filter { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 1 && ids.contains(String(fields[1]))
+        }
+        #expect(stepLines.count == plan.steps.count)
+        // One width for the STEP column in every piece: each SERVER cell starts at the same offset.
+        let header = try #require(lines.first { $0.contains("STEP") && $0.contains("SERVER") })
+        let serverColumn = try #require(header.range(of: "SERVER")).lowerBound.utf16Offset(in: header)
+        for line in stepLines.prefix(10) + stepLines.suffix(10) {
+            let cell = line.dropFirst(serverColumn).prefix(2)
+            #expect(["is", "js", "ns", "as"].contains(cell), "\(line)")
+        }
+    }
+
     @Test func stepsComeAfterWhatTheyDependOn() throws {
         let plan = try Planner.plan(
             snapshot: SyntheticEstate.snapshot(applications: 9, gateways: 6, devices: 90), options: SyntheticEstate.options())

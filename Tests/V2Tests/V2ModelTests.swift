@@ -82,4 +82,26 @@ private func decode<T: Decodable>(_ type: T.Type, _ json: String) throws -> T {
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["s.json"])
         #expect(throws: SnapshotFileError.self) { try SnapshotFile.write(snapshot, to: directory + "/missing/s.json") }
     }
+
+    @Test func aFileWrittenInPiecesAppearsWholeOrNotAtAll() throws {
+        struct ProducerFailed: Error {}
+        let directory = NSTemporaryDirectory() + "v2model-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/plan.json"
+        try SecureFile.writeAtomically(to: path) { write in
+            for piece in ["{\n", "  \"a\": 1\n", "}\n"] { try write(Data(piece.utf8)) }
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "{\n  \"a\": 1\n}\n")
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o600)
+        // A producer that fails half-way leaves the old file as it was and no temporary file behind.
+        #expect(throws: ProducerFailed.self) {
+            try SecureFile.writeAtomically(to: path) { write in
+                try write(Data("partial".utf8))
+                throw ProducerFailed()
+            }
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "{\n  \"a\": 1\n}\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["plan.json"])
+    }
 }
