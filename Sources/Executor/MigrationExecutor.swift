@@ -179,7 +179,7 @@ public struct MigrationExecutor: Sendable {
         let started = ContinuousClock.now
         let known = try await ledger.entries()
         let state = RunState(steps: steps, known: known)
-        let pacers = Dictionary(uniqueKeysWithValues: V3Server.allCases.map { ($0, ComponentPacer(maxPerMinute: options.maxRatePerMinute)) })
+        let pacers = ComponentPacer.pacers(for: client, maxPerMinute: options.maxRatePerMinute, concurrency: options.concurrency)
 
         try await runBounded(concurrency: options.concurrency, stop: stop, next: { await state.nextReady() }) { step in
             try await self.execute(step, entry: known[step.id], state: state, pacer: pacers[step.operation.server]!, events: events)
@@ -228,6 +228,7 @@ public struct MigrationExecutor: Sendable {
                 try await ledger.markInFlight(step.id)
                 await state.countRequest()
                 let result = try await operation.apply(with: client, timeout: options.requestTimeout)
+                if let rateLimit = result.rateLimit { await pacer.observe(rateLimit, limited: false) }
                 try await ledger.markDone(step.id, result: result)
                 events(await state.finish(step.id, outcome: .done))
                 return

@@ -3,38 +3,75 @@ import V3Client
 
 /// Paces requests to one v3 component: `--max-rate` per minute, and the server's own
 /// `X-Rate-Limit-*` answers (DESIGN.md §7; `reference/v3-api.md` §10, §15).
+///
+/// The Things Stack limits with GCRA and a burst as large as the per-minute limit (§10). While the
+/// server says more is available than can be in flight, requests go at once; when it says less,
+/// they are spaced at the server's rate (with a small margin), so the allowance is never spent twice
+/// and a 429 is rare. After a 429 everyone waits `X-Rate-Limit-Retry`, then requests resume one
+/// interval apart: never a burst into a server that has just refused.
 actor ComponentPacer {
-    private let interval: Duration?
+    private let clientInterval: Duration?
+    /// Requests that may be in flight at once: the allowance below which spacing starts.
+    private let inFlight: Int
+    /// The spacing the server's answers asked for; nil while the server has allowance to spare.
+    private var serverInterval: Duration?
     private var nextSlot: ContinuousClock.Instant = .now
     private var blockedUntil: ContinuousClock.Instant = .now
 
-    /// `maxPerMinute` nil: no client-side cap.
-    init(maxPerMinute: Int?) {
-        interval = maxPerMinute.map { .nanoseconds(Int64(60_000_000_000 / max($0, 1))) }
+    /// Spacing is this much wider than the server's interval, so that latency jitter never makes two
+    /// requests arrive closer than the server allows (throughput stays within 2 % of the limit).
+    static let margin = 1.02
+
+    /// `maxPerMinute` nil: no client-side cap. `concurrency`: requests in flight at most.
+    init(maxPerMinute: Int?, concurrency: Int = 1) {
+        clientInterval = maxPerMinute.map { .nanoseconds(Int64(60_000_000_000 / max($0, 1))) }
+        inFlight = max(1, concurrency)
     }
 
     /// Waits for this request's turn.
     func waitTurn() async throws {
         let now = ContinuousClock.now
         var slot = max(now, blockedUntil)
-        if let interval {
+        if let interval = [clientInterval, serverInterval].compactMap({ $0 }).max() {
             slot = max(slot, nextSlot)
             nextSlot = slot + interval
         }
         if slot > now { try await Task.sleep(until: slot, clock: .continuous) }
     }
 
-    /// Learns from a response's rate-limit headers. With nothing available, everyone waits: after a
-    /// 429 at least one second or `X-Rate-Limit-Retry` (whole seconds, often 0 while still limited:
-    /// §15, so never a tight loop on 0); otherwise one request interval (60 s ÷ `X-Rate-Limit-Limit`).
+    /// Learns from a response's rate-limit headers (`limited`: it was a 429).
     func observe(_ limit: V3RateLimit, limited: Bool) {
         guard limit.isPresent || limited else { return }
-        let available = limit.available ?? (limited ? 0 : 1)
-        guard available <= 0 || limited else { return }
         // A missing or nonsensical limit (0) says nothing about the interval; one second then.
-        let interval = limit.limit.map { $0 > 0 ? Double(60) / Double($0) : 1 } ?? 1
-        let seconds = min(limited ? max(Double(limit.retry ?? 0), 1, interval) : interval, 60)
-        let until = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        blockedUntil = max(blockedUntil, until)
+        let seconds = limit.limit.map { $0 > 0 ? 60 / Double($0) : 1 } ?? 1
+        let interval = Duration.milliseconds(Int64((seconds * Self.margin * 1000).rounded(.up)))
+        let available = limit.available ?? (limited ? 0 : Int.max)
+        if limited || available <= inFlight {
+            serverInterval = interval
+        } else if available > 2 * inFlight {
+            serverInterval = nil
+        }
+        guard limited else { return }
+        // `X-Rate-Limit-Retry` is whole seconds and often 0 while still limited (§15): at least one
+        // interval, and one second when the server gave no retry at all. Requests after it are spaced.
+        let wait = min(max(limit.retry.map(Double.init) ?? 1, seconds), 60)
+        blockedUntil = max(blockedUntil, .now + .milliseconds(Int64(wait * 1000)))
+        nextSlot = max(nextSlot, blockedUntil)
+    }
+}
+
+extension ComponentPacer {
+    /// One pacer per server address: components served at one URL are one process with one rate
+    /// limiter (The Things Stack's limits are per process, `reference/v3-api.md` §10), so they share it.
+    static func pacers(for client: V3Client, maxPerMinute: Int?, concurrency: Int) -> [V3Server: ComponentPacer] {
+        var byAddress: [String: ComponentPacer] = [:]
+        var pacers: [V3Server: ComponentPacer] = [:]
+        for server in V3Server.allCases {
+            let address = client.client(for: server).baseURL
+            let pacer = byAddress[address] ?? ComponentPacer(maxPerMinute: maxPerMinute, concurrency: concurrency)
+            byAddress[address] = pacer
+            pacers[server] = pacer
+        }
+        return pacers
     }
 }

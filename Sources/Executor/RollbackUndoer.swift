@@ -97,7 +97,7 @@ public struct Undoer: Sendable {
     ) async throws -> UndoSummary {
         let started = ContinuousClock.now
         let state = UndoState(steps: steps)
-        let pacers = Dictionary(uniqueKeysWithValues: V3Server.allCases.map { ($0, ComponentPacer(maxPerMinute: options.maxRatePerMinute)) })
+        let pacers = ComponentPacer.pacers(for: client, maxPerMinute: options.maxRatePerMinute, concurrency: options.concurrency)
         try await runBounded(concurrency: options.concurrency, stop: stop, next: { await state.nextReady() }) { step in
             try await self.undo(step, state: state, pacer: pacers[step.server]!, events: events)
         }

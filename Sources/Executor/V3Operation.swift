@@ -72,10 +72,20 @@ public struct OperationResult: Sendable, Equatable {
     /// For API keys: the v3 key ID and the secret, shown once.
     public var apiKeyID: String?
     public var apiKeySecret: String?
+    /// The server's `X-Rate-Limit-*` headers on the answer, when it sent any (the executor paces by them).
+    public var rateLimit: V3RateLimit?
 
-    public init(apiKeyID: String? = nil, apiKeySecret: String? = nil) {
+    public init(apiKeyID: String? = nil, apiKeySecret: String? = nil, rateLimit: V3RateLimit? = nil) {
         self.apiKeyID = apiKeyID
         self.apiKeySecret = apiKeySecret
+        self.rateLimit = rateLimit
+    }
+}
+
+extension V3Operation {
+    static func rateLimit(of response: V3Response) -> V3RateLimit? {
+        let limit = response.rateLimit
+        return limit.isPresent ? limit : nil
     }
 }
 
@@ -139,7 +149,7 @@ extension V3Operation {
                 guard let secret = created.key, !secret.isEmpty else {
                     throw V3ClientError.malformedResponse(operation: summary, server: component.name, reason: "no key secret in the answer")
                 }
-                return OperationResult(apiKeyID: created.id, apiKeySecret: secret)
+                return OperationResult(apiKeyID: created.id, apiKeySecret: secret, rateLimit: Self.rateLimit(of: response))
             }
             // Every v3 write answers with the entity as JSON: a 2xx that is not JSON (a proxy's page, an empty or
             // cut body) proves nothing was stored, so the step fails and the next run reads back before writing.
@@ -148,7 +158,7 @@ extension V3Operation {
                     operation: summary, server: component.name,
                     reason: UnreadableBody.reason(body: response.body, contentType: response.headers["content-type"], shape: "JSON that is not an object"))
             }
-            return OperationResult()
+            return OperationResult(rateLimit: Self.rateLimit(of: response))
         } catch let error as V3APIError where error.isConflict && kind == .create {
             switch try await reconcile(with: client, hasStoredSecret: false) {
             case .done:

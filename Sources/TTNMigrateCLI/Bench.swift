@@ -23,6 +23,10 @@ extension TTNMigrate {
                 their share of --devices (IS create, JS/NS/AS set, IS get), then the same load against the bare HTTP server; \
                 it prints requests/s beside the ideal, the latency the clients saw, and the simulator's CPU per request.
 
+                --rate-limit R gives the simulator The Things Stack's limit of R requests per minute (GCRA, burst R) and \
+                prints how many requests were answered 429, the pace after the burst beside R, and how many requests \
+                came in the second after a 429.
+
                 --write-snapshot FILE only writes the generated estate (e.g. to time `plan --snapshot FILE`).
                 Exit codes: 0 done, 1 some steps failed, 2 setup error, 130 interrupted.
                 """)
@@ -54,6 +58,9 @@ extension TTNMigrate {
         @Flag(name: .long, help: "Also migrate the same estate one request at a time into a new simulator, and print both and their ratio.")
         var sequential = false
 
+        @Option(name: .customLong("rate-limit"), help: "Requests per minute the simulator accepts before answering 429 (GCRA, burst as large as the limit); prints the run's pace and 429s beside it.")
+        var rateLimit: Int?
+
         @Option(name: .customLong("simulator-executable"), help: "The ttn-migrate binary that runs the simulator (default: this program).")
         var simulatorExecutable: String?
 
@@ -64,6 +71,8 @@ extension TTNMigrate {
             if apps + gateways + devices == 0 { throw ValidationError("nothing to migrate: give --apps, --gateways or --devices above 0") }
             if !(0...60_000).contains(latencyMilliseconds) { throw ValidationError("--latency-ms must be between 0 and 60000") }
             if !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 256") }
+            if let rateLimit, !(1...1_000_000).contains(rateLimit) { throw ValidationError("--rate-limit must be between 1 and 1000000 requests per minute") }
+            if rateLimit != nil, simulatorOnly { throw ValidationError("--rate-limit measures a migration's pace: drop --simulator-only") }
             if simulatorOnly {
                 if writeSnapshot != nil { throw ValidationError("--simulator-only generates no estate: drop --write-snapshot") }
                 if sequential { throw ValidationError("--sequential compares migrations: drop --simulator-only") }
@@ -141,7 +150,8 @@ extension TTNMigrate {
             let simulatorDirectory = directory + "/simulator-c\(concurrency)"
             try FileManager.default.createDirectory(atPath: simulatorDirectory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             let simulator = try await BenchSimulatorProcess.start(
-                executable: executable, directory: simulatorDirectory, users: users, latencyMilliseconds: latencyMilliseconds)
+                executable: executable, directory: simulatorDirectory, users: users, latencyMilliseconds: latencyMilliseconds,
+                rateLimitPerMinute: rateLimit)
             let measured: BenchResult?
             do {
                 let configuration = Self.configuration(v3URL: simulator.v3URL, apiKeyFile: simulator.apiKeyFile)
@@ -183,7 +193,7 @@ extension TTNMigrate {
             let clientAfter = ProcessUsage.current()
             if outcome.interrupted || stop.isStopped { return nil }
             let simulatorAfter = try await simulator.statistics()
-            let durations = try await simulator.requestDurations().sorted()
+            let records = try await simulator.requestRecords()
             let summary = outcome.summary
             let result = BenchResult(
                 applications: counts.applications, gateways: counts.gateways, devices: counts.devices,
@@ -195,7 +205,11 @@ extension TTNMigrate {
                 clientCPUSeconds: clientAfter.cpuSeconds - clientBefore.cpuSeconds,
                 simulatorCPUSeconds: simulatorAfter.processCPUSeconds - simulatorBefore.processCPUSeconds,
                 clientPeakResidentBytes: clientAfter.peakResidentBytes, simulatorPeakResidentBytes: simulator.peakResidentBytes(),
-                latencies: durations)
+                latencies: records.map(\.totalSeconds).sorted(),
+                rateLimit: rateLimit.map { limit in
+                    RateLimitFigures(
+                        limitPerMinute: limit, concurrency: concurrency, requests: records.map { .init(received: $0.received, finished: $0.finished, refused: $0.rateLimited) })
+                })
             return result
         }
 

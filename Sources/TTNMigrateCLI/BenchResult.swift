@@ -32,6 +32,9 @@ struct BenchResult: Equatable {
     /// Each request's time inside the simulator, receipt to response, latency included; sorted.
     var latencies: [Double]
 
+    /// With `--rate-limit`: how the run kept to it.
+    var rateLimit: RateLimitFigures? = nil
+
     /// `requests ÷ executionSeconds`: the steps' throughput.
     var requestsPerSecond: Double { executionSeconds > 0 ? Double(requests) / executionSeconds : 0 }
     /// `concurrency ÷ latency`: what a client keeping `concurrency` requests in flight reaches when each takes
@@ -88,6 +91,7 @@ struct BenchResult: Equatable {
             "latency_p90_ms": milliseconds(latencyPercentile(0.9)),
             "latency_min_ms": milliseconds(latencies.first),
             "latency_verified": latencyVerified,
+            "rate_limit": rateLimit?.jsonObject ?? NSNull(),
         ]
         return object
     }
@@ -104,7 +108,7 @@ struct BenchResult: Equatable {
         let latency = latencyVerified
             ? "verified: every request waited at least \(latencyMilliseconds) ms"
             : "NOT verified: some request was answered sooner than \(latencyMilliseconds) ms"
-        return [
+        var lines = [
             "bench: \(applications) applications, \(gateways) gateways, \(devices) devices; \(latencyMilliseconds) ms latency; \(concurrency) requests in flight",
             "  wall time      \(number(wallSeconds, 2)) s (plan, target check, steps, journal)",
             "  steps          \(steps) in \(number(executionSeconds, 2)) s (\(failedSteps) failed, \(skippedSteps) skipped)",
@@ -114,6 +118,78 @@ struct BenchResult: Equatable {
             "  simulator CPU  \(number(simulatorCPUMicrosecondsPerRequest)) µs per request (the `ttn-migrate simulate` process)",
             "  peak memory    client \(mb(clientPeakResidentBytes)), simulator \(mb(simulatorPeakResidentBytes))",
             "  latency        median \(ms(latencyPercentile(0.5))), p90 \(ms(latencyPercentile(0.9))), min \(ms(latencies.first)) per request in the simulator; \(latency)",
+        ]
+        if let rateLimit { lines += rateLimit.lines }
+        return lines
+    }
+}
+
+/// How a run kept to the server's rate limit (`--rate-limit`), from the simulator's request log.
+///
+/// The simulator limits like The Things Stack, GCRA with a burst as large as the per-minute limit
+/// (`reference/v3-api.md` §10): a run may first spend that burst at full speed, so the pace is measured
+/// from the first request after which the server's allowance (burst + regained − used) fell below the
+/// requests in flight, which is when a client must start keeping to the limit.
+struct RateLimitFigures: Equatable {
+    /// One request of the log: when it arrived, when it was answered, whether it was refused.
+    struct Request: Equatable {
+        var received: Date
+        var finished: Date
+        var refused: Bool
+    }
+
+    var limitPerMinute: Int
+    var accepted: Int
+    var refused: Int
+    /// Accepted requests per minute after the burst was spent; nil when the run never spent it.
+    var pacedPerMinute: Double?
+    /// The most requests that arrived within one second after a 429 was answered (0 without a 429).
+    var mostInSecondAfterRefusal: Int
+
+    init(limitPerMinute: Int, concurrency: Int, requests: [Request]) {
+        let sorted = requests.sorted { $0.received < $1.received }
+        let accepted = sorted.filter { !$0.refused }
+        self.limitPerMinute = limitPerMinute
+        self.accepted = accepted.count
+        refused = sorted.count - accepted.count
+        pacedPerMinute = nil
+        if let first = accepted.first, let last = accepted.last {
+            let perSecond = Double(limitPerMinute) / 60
+            let spent = accepted.indices.first { index in
+                let allowance = Double(limitPerMinute) + perSecond * accepted[index].received.timeIntervalSince(first.received) - Double(index + 1)
+                return allowance < Double(concurrency)
+            }
+            if let spent, accepted.count - spent > 1 {
+                let seconds = last.received.timeIntervalSince(accepted[spent].received)
+                pacedPerMinute = seconds > 0 ? Double(accepted.count - spent - 1) / seconds * 60 : nil
+            }
+        }
+        mostInSecondAfterRefusal = sorted.filter(\.refused).map { refusal in
+            sorted.filter { $0.received > refusal.finished && $0.received <= refusal.finished.addingTimeInterval(1) }.count
+        }.max() ?? 0
+    }
+
+    var refusedShare: Double { accepted + refused > 0 ? Double(refused) / Double(accepted + refused) : 0 }
+    var pacedRatio: Double? { pacedPerMinute.map { $0 / Double(limitPerMinute) } }
+
+    var jsonObject: [String: Any] {
+        [
+            "limit_per_minute": limitPerMinute, "accepted": accepted, "refused": refused,
+            "refused_share": significant(refusedShare, 3),
+            "paced_per_minute": pacedPerMinute.map { rounded($0, 1) } ?? NSNull(),
+            "paced_ratio": pacedRatio.map { significant($0, 3) } ?? NSNull(),
+            "most_in_second_after_refusal": mostInSecondAfterRefusal,
+        ]
+    }
+
+    var lines: [String] {
+        let paced = pacedPerMinute.map { rate in
+            String(format: "%.0f/min once the burst of %d was spent (%.1f %% of the limit; goal 90–100 %%)", rate, limitPerMinute, rate / Double(limitPerMinute) * 100)
+        } ?? "the run ended within the burst of \(limitPerMinute): no pace to measure (migrate more)"
+        return [
+            String(format: "  rate limit     %d/min: %d accepted, %d refused with 429 (%.2f %%; goal ≤ 2 %%)", limitPerMinute, accepted, refused, refusedShare * 100),
+            "  pace           \(paced)",
+            "  after a 429    at most \(mostInSecondAfterRefusal) requests arrived in the next second (the limit allows \(max(1, limitPerMinute / 60)))",
         ]
     }
 }

@@ -30,7 +30,9 @@ final class BenchSimulatorProcess: @unchecked Sendable {
 
     /// Starts `executable simulate` with the given v3 users and latency, its generated secrets in `directory`
     /// (which must be private), and waits (at most 60 s) for the first stdout line with the URLs.
-    static func start(executable: String, directory: String, users: [String], latencyMilliseconds: Int) async throws -> BenchSimulatorProcess {
+    static func start(
+        executable: String, directory: String, users: [String], latencyMilliseconds: Int, rateLimitPerMinute: Int? = nil
+    ) async throws -> BenchSimulatorProcess {
         // `simulate` always serves a v2 estate too; the benchmark reads v2 from a snapshot, so a minimal one does.
         let estateFile = directory + "/v2-estate.json"
         let estate = #"{"users": [{"username": "bench-owner"}], "applications": [], "gateways": []}"#
@@ -47,7 +49,7 @@ final class BenchSimulatorProcess: @unchecked Sendable {
         process.arguments = [
             "simulate", "--v2-data", estateFile, "--v3-users", users.joined(separator: ","),
             "--latency-ms", String(latencyMilliseconds), "--secrets-dir", directory,
-        ]
+        ] + (rateLimitPerMinute.map { ["--rate-limit", String($0)] } ?? [])
         // Without these the child generates its token and key into --secrets-dir instead of using the user's.
         var environment = ProcessInfo.processInfo.environment
         environment["TTN_V2_TOKEN"] = nil
@@ -121,11 +123,30 @@ final class BenchSimulatorProcess: @unchecked Sendable {
     }
 
     /// Each logged request's time from receipt to response, latency included (`GET /_sim/requests`, `total_seconds`).
-    func requestDurations() async throws -> [Double] {
+    /// One request as the simulator's log has it.
+    struct RequestRecord {
+        var received: Date
+        var finished: Date
+        /// Receipt to response, latency included.
+        var totalSeconds: Double
+        /// Refused by the rate limit (429).
+        var rateLimited: Bool
+    }
+
+    func requestRecords() async throws -> [RequestRecord] {
         guard let records = try await getJSON("/_sim/requests") as? [[String: Any]] else {
             throw BenchError.simulator("the simulator's /_sim/requests is not a list")
         }
-        return records.compactMap { ($0["total_seconds"] as? NSNumber)?.doubleValue }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return try records.map { record in
+            guard let received = (record["received"] as? String).flatMap(formatter.date(from:)),
+                  let finished = (record["finished"] as? String).flatMap(formatter.date(from:)),
+                  let total = (record["total_seconds"] as? NSNumber)?.doubleValue, let limited = record["rate_limited"] as? Bool else {
+                throw BenchError.simulator("a record of the simulator's /_sim/requests lacks received, finished, total_seconds or rate_limited")
+            }
+            return RequestRecord(received: received, finished: finished, totalSeconds: total, rateLimited: limited)
+        }
     }
 
     /// The child's peak resident memory in bytes (`VmHWM` of /proc/<pid>/status); nil where there is no /proc.

@@ -22,7 +22,7 @@ extension TTNMigrate {
         @Option(name: .long, help: "Requests in flight at most (default: `concurrency:` of the configuration, else 16).")
         var concurrency: Int?
 
-        @Option(name: .customLong("max-rate"), help: "Requests per minute per v3 component at most.")
+        @Option(name: .customLong("max-rate"), help: "Requests per minute at most to each v3 server address (components at one URL share it).")
         var maxRate: Int?
 
         @Option(name: .customLong("on-device-failure"), help: "resume (leave done steps; the next run completes the device) or rollback (delete what was created).")

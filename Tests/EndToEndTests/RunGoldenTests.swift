@@ -68,6 +68,27 @@ func journalTag(_ path: String) throws -> String {
         #expect(try normalizedState(fixture, tag: journalTag(fixture.journal)) == goldenState())
     }
 
+    /// A server limiting to 1,200 requests a minute with a burst of 10 (GCRA, like The Things Stack): the
+    /// client spends the burst, then keeps to the pace the `X-Rate-Limit-*` headers give, so the server
+    /// refuses (almost) nothing. The four components at one URL share one pace. Checked in the server's log:
+    /// the requests after the burst arrive at least one interval (50 ms) apart on average.
+    @Test func aRateLimitedServerIsKeptToItsPace() async throws {
+        let fixture = try await MigrationFixture.start(
+            v3Options: V3SimulatorLaunchOptions(server: SimServerOptions(rateLimitPerMinute: 1200, rateLimitBurst: 10)))
+        defer { Task { await fixture.stop() } }
+        let outcome = try await fixture.run(concurrency: 4)
+        #expect(outcome.summary.failed.isEmpty, "\(outcome.summary.failed)")
+        #expect(try normalizedState(fixture, tag: journalTag(fixture.journal)) == goldenState())
+        let log = fixture.v3.identityServer.requestLog.sorted { $0.received < $1.received }
+        let refused = log.filter(\.rateLimited)
+        #expect(refused.count <= 1, "\(refused.count) of \(log.count) requests were answered 429")
+        let accepted = log.filter { !$0.rateLimited }
+        try #require(accepted.count > 16)
+        let paced = accepted.suffix(accepted.count - 12)
+        let span = try #require(paced.last).received.timeIntervalSince(try #require(paced.first).received)
+        #expect(span >= Double(paced.count - 1) * 0.05 * 0.9, "\(paced.count) requests after the burst came within \(span) s")
+    }
+
     /// 10 % 503s, 5 % dropped connections (half after the server applied the request), stalls past the
     /// client timeout and a rate limit: each run still ends in exactly the golden state. Three seeds, so
     /// that together they certainly inject every kind of fault (one request at a time keeps each seed's
