@@ -60,12 +60,17 @@ struct V2Source {
     let configuration: MigrationConfiguration
 
     func read() async throws -> V2Snapshot {
+        try await readMeasured().snapshot
+    }
+
+    /// The estate and what reading it took: the requests and their round trips, and the reader's limits.
+    func readMeasured() async throws -> (snapshot: V2Snapshot, statistics: V2RequestStatistics, options: V2ReaderOptions) {
         let token = try configuration.source.token.resolve(what: "the v2 token")
         let http = HTTPClient(configuration: HTTPClientConfiguration())
         let reader = V2Reader(
             http: http,
             options: V2ReaderOptions(
                 accountServer: configuration.source.accountServer, handlers: configuration.source.handlers, token: V2Secret(token)))
-        return try await reader.readEstate()
+        return (try await reader.readEstate(), reader.statistics, reader.options)
     }
 }

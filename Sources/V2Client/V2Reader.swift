@@ -48,6 +48,9 @@ public struct V2Reader: Sendable {
 
     /// Reads everything into a snapshot. Applications no handler knows or can read are recorded with
     /// their status (a warning in the plan), not a failure.
+    /// The requests this reader has sent and their round trips.
+    public var statistics: V2RequestStatistics { transport.statistics }
+
     public func readEstate() async throws -> V2Snapshot {
         let bearer = V2Credential.bearer(options.token)
         let base = Self.trimmed(options.accountServer)

@@ -43,11 +43,53 @@ actor RequestPacer {
     }
 }
 
+/// What a v2 read sent: requests (retries included), each one's round trip, and the paced requests per
+/// rate-limit subject (the handler's 5 per second per token subject: `reference/v2-and-peers.md` §B), for
+/// `snapshot`'s figures.
+public final class V2RequestStatistics: @unchecked Sendable {
+    private let lock = NSLock()
+    private var roundTrips: [Double] = []
+    private var paced: [String: Int] = [:]
+
+    public init() {}
+
+    func record(_ seconds: Double, subject: String?) {
+        lock.lock()
+        defer { lock.unlock() }
+        roundTrips.append(seconds)
+        if let subject { paced[subject, default: 0] += 1 }
+    }
+
+    /// Paced (handler) requests per rate-limit subject: `bearer` for the user's token, `key:<app>` for an
+    /// application's access key.
+    public var pacedRequests: [String: Int] {
+        lock.lock()
+        defer { lock.unlock() }
+        return paced
+    }
+
+    /// Requests sent so far.
+    public var requests: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return roundTrips.count
+    }
+
+    /// The median round trip in seconds; nil before any request.
+    public var medianRoundTrip: Double? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !roundTrips.isEmpty else { return nil }
+        return roundTrips.sorted()[roundTrips.count / 2]
+    }
+}
+
 /// Talks to v2 with retries on 429, 5xx and dropped connections (v2 reads and SetDevice are idempotent).
 struct V2Transport: Sendable {
     let http: HTTPClient
     let retry: RetryPolicy
     let logger: Logger
+    var statistics = V2RequestStatistics()
 
     /// Fetches and decodes `T`, mapping v2 error bodies `{"code","error"}` to `V2ClientError`.
     func get<T: Decodable>(
@@ -73,14 +115,18 @@ struct V2Transport: Sendable {
     /// and dropped connections; other error statuses become `V2ClientError`.
     func send(_ request: HTTPRequest, entity: String, pacer: RequestPacer?, paceKeys: [String]) async throws -> HTTPResponse {
         let url = request.url
+        let subject = pacer == nil ? nil : paceKeys.first { $0.hasPrefix("client:") }.map { String($0.dropFirst("client:".count)) }
         var attempt = 0
         while true {
             attempt += 1
             if let pacer { try await pacer.waitTurn(keys: paceKeys) }
             let response: HTTPResponse
+            let sent = ContinuousClock.now
             do {
                 response = try await http.send(request)
+                statistics.record(Self.seconds(ContinuousClock.now - sent), subject: subject)
             } catch let error as HTTPError {
+                statistics.record(Self.seconds(ContinuousClock.now - sent), subject: subject)
                 guard error.isTransient, attempt < retry.maxAttempts else {
                     throw V2ClientError.transport(entity: entity, error: error, attempts: attempt)
                 }
@@ -96,6 +142,11 @@ struct V2Transport: Sendable {
             }
             throw Self.error(for: response, entity: entity, url: url)
         }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
     }
 
     static func error(for response: HTTPResponse, entity: String, url: String) -> V2ClientError {

@@ -1,7 +1,7 @@
 import Foundation
 import Simulator
 import Testing
-import TTNMigrateCLI
+@testable import TTNMigrateCLI
 import V2Model
 
 @Suite struct SnapshotCommandTests {
@@ -12,6 +12,10 @@ import V2Model
         let result = await runCLI(["snapshot", "--config", try fixture.config(), "--out", out])
         #expect(result.code == 0, "\(result.err)")
         #expect(result.out.hasPrefix("wrote \(out): 2 applications (1 deleted), 1 gateways, 2 devices"))
+        // The time beside its ideal: every request the v2 simulator answered is counted.
+        let requests = fixture.simulator.server.requestLog.count
+        #expect(result.out.contains("read \(requests) requests in "), "\(result.out)")
+        #expect(result.out.contains("× the ideal"), "\(result.out)")
 
         let written = try String(contentsOfFile: out, encoding: .utf8)
         let expected = try String(contentsOfFile: golden("small-estate.snapshot.json"), encoding: .utf8)
@@ -200,4 +204,19 @@ import V2Model
             #expect("\(error)".hasPrefix("snapshot \(garbage) is not valid: not a JSON object"))
         }
     }
+}
+
+/// The ideal of a snapshot: the longest of the latency bound and each rate-limit subject's 5 per second.
+@Test func snapshotIdealIsTheLongestBound() throws {
+    // 100 handler requests over 10 applications with their own keys, 8 at once, 1 with the user's token.
+    let timing = try #require(SnapshotTiming(
+        seconds: 3, requests: 104, medianRoundTrip: 0.02, inFlight: 8, pacedRequests: ["key:a": 10, "key:b": 90, "bearer": 1],
+        handlerRequestsPerSecond: 5))
+    #expect(timing.keyApplicationsAtOnce == 2)
+    #expect(abs(timing.keyBoundSeconds - 9.8) < 1e-9)  // (100 − 2 first requests) ÷ (5/s × 2)
+    #expect(timing.bearerBoundSeconds == 0)
+    #expect(abs(timing.latencyBoundSeconds - 0.26) < 1e-9)
+    #expect(abs(timing.idealSeconds - 9.8) < 1e-9)
+    #expect(abs(timing.ratio - 3 / 9.8) < 1e-9)
+    #expect(SnapshotTiming(seconds: 1, requests: 0, medianRoundTrip: nil, inFlight: 8, pacedRequests: [:], handlerRequestsPerSecond: 5) == nil)
 }
