@@ -27,6 +27,11 @@ extension TTNMigrate {
                 prints how many requests were answered 429, the pace after the burst beside R, and how many requests \
                 came in the second after a 429.
 
+                --scale runs `plan`, a first `run`, `run` again on the finished journal (a resume with nothing to do) and \
+                `diff` on the generated estate, each as its own ttn-migrate process, and prints each one's wall time, peak \
+                memory (from wait4) and requests beside its goal; e.g. --scale --apps 2000 --gateways 10000 --devices 100000 \
+                --latency-ms 0 --concurrency 64.
+
                 --write-snapshot FILE only writes the generated estate (e.g. to time `plan --snapshot FILE`).
                 Exit codes: 0 done, 1 some steps failed, 2 setup error, 130 interrupted.
                 """)
@@ -58,6 +63,9 @@ extension TTNMigrate {
         @Flag(name: .long, help: "Also migrate the same estate one request at a time into a new simulator, and print both and their ratio.")
         var sequential = false
 
+        @Flag(name: .long, help: "Time plan, a first run, a resume of the finished journal and diff, each as its own process (use with --latency-ms 0 and a large estate).")
+        var scale = false
+
         @Option(name: .customLong("rate-limit"), help: "Requests per minute the simulator accepts before answering 429 (GCRA, burst as large as the limit); prints the run's pace and 429s beside it.")
         var rateLimit: Int?
 
@@ -72,6 +80,9 @@ extension TTNMigrate {
             if !(0...60_000).contains(latencyMilliseconds) { throw ValidationError("--latency-ms must be between 0 and 60000") }
             if !(1...256).contains(concurrency) { throw ValidationError("--concurrency must be between 1 and 256") }
             if let rateLimit, !(1...1_000_000).contains(rateLimit) { throw ValidationError("--rate-limit must be between 1 and 1000000 requests per minute") }
+            if scale, simulatorOnly || sequential || writeSnapshot != nil || rateLimit != nil {
+                throw ValidationError("--scale times the commands on their own: drop --simulator-only, --sequential, --write-snapshot and --rate-limit")
+            }
             if rateLimit != nil, simulatorOnly { throw ValidationError("--rate-limit measures a migration's pace: drop --simulator-only") }
             if simulatorOnly {
                 if writeSnapshot != nil { throw ValidationError("--simulator-only generates no estate: drop --write-snapshot") }
@@ -84,6 +95,7 @@ extension TTNMigrate {
 
         func run() async throws {
             if simulatorOnly { return try await measureSimulatorAlone() }
+            if scale { return try await measureScale() }
             let console = Console.current
             let snapshot = SyntheticEstate.snapshot(applications: apps, gateways: gateways, devices: devices)
             let counts = (
