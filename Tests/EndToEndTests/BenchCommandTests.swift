@@ -18,9 +18,11 @@ import V2Model
             "requests", "check_requests", "wall_seconds", "execution_seconds", "requests_per_second",
             "ideal_requests_per_second", "ratio_to_ideal", "client_cpu_us_per_request", "simulator_cpu_us_per_request",
             "client_peak_rss_mb", "simulator_peak_rss_mb", "latency_median_ms", "latency_p90_ms", "latency_min_ms",
-            "latency_verified",
+            "latency_verified", "rate_limit",
         ]
         #expect(Set(object.keys) == expectedKeys)
+        // No --rate-limit: the figure is there, as null.
+        #expect(object["rate_limit"] is NSNull)
         #expect(object["applications"] as? Int == 2)
         #expect(object["gateways"] as? Int == 2)
         #expect(object["devices"] as? Int == 10)
@@ -179,6 +181,34 @@ func ttnMigrateExecutable() throws -> String {
     #expect(sequential["requests"] as? Int == concurrent["requests"] as? Int, "a fresh simulator each: the same requests")
     #expect(try #require(object["speedup"] as? Double) > 0)
     #expect(object["speedup_bound"] as? Int == 8)
+}
+
+/// `bench --scale` with tiny numbers: plan, a first run, a resume and diff each run as their own process; the first
+/// run sends every request, the resume of the finished journal sends none, and every phase exits 0.
+@Test func benchScaleRunsEachPhaseAsItsOwnProcess() async throws {
+    let result = await runCLI([
+        "bench", "--scale", "--apps", "2", "--gateways", "3", "--devices", "12", "--latency-ms", "0", "--concurrency", "8", "--json",
+        "--simulator-executable", try ttnMigrateExecutable(),
+    ])
+    #expect(result.code == 0, "\(result.err)")
+    let object = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+    #expect(object["devices"] as? Int == 12)
+    let phases = try #require(object["phases"] as? [[String: Any]])
+    #expect(phases.map { $0["name"] as? String } == ["plan", "first run", "resume", "diff"])
+    #expect(phases.allSatisfy { $0["exit_status"] as? Int == 0 })
+    #expect(phases.allSatisfy { ($0["seconds"] as? Double ?? 0) > 0 && ($0["peak_rss_mb"] as? Double ?? 0) > 0 })
+    let requests = phases.map { $0["requests"] as? Int ?? -1 }
+    #expect(requests[0] == 0, "plan sends no v3 request")
+    #expect(requests[1] > 12, "the first run writes every device")
+    #expect(requests[2] < requests[1], "the resume of a finished journal writes nothing again")
+    #expect(phases[0]["goal_seconds"] as? Double == 10)
+    #expect(phases[2]["goal_seconds"] as? Double == 5)
+}
+
+@Test func benchScaleWithRateLimitIsAUsageError() async {
+    let result = await runCLI(["bench", "--scale", "--rate-limit", "600"])
+    #expect(result.code == 2)
+    #expect(result.err.contains("--scale times the commands on their own: drop"))
 }
 
 @Test func benchSequentialWithSimulatorOnlyIsAUsageError() async {
