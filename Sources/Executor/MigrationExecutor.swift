@@ -139,6 +139,11 @@ public struct ExecutionSummary: Sendable {
     public var interrupted: Bool
     public var requests: Int
     public var elapsed: Duration
+
+    /// A run that had nothing to do.
+    public static func nothingToDo(elapsed: Duration) -> ExecutionSummary {
+        ExecutionSummary(done: 0, alreadyDone: 0, failed: [], blocked: [], rolledBack: [], interrupted: false, requests: 0, elapsed: elapsed)
+    }
 }
 
 /// Set by Ctrl-C (or a test): stop scheduling, let in-flight steps finish.

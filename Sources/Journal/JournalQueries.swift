@@ -88,6 +88,7 @@ extension JournalStore {
                     runTag: row["run_tag"],
                     snapshotPath: row["snapshot_path"],
                     snapshotSHA256: row["snapshot_sha256"],
+                    planFingerprint: row["plan_fingerprint"],
                     stepsDone: row["done_count"],
                     stepsFailed: row["failed_count"],
                     stepsSkipped: row["skipped_count"],

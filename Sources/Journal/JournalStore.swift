@@ -284,7 +284,11 @@ public actor JournalStore {
                     VALUES (?, ?, ?, ?, ?, ?)
                     """,
                 arguments: [now, info.toolVersion, StoreSupport.json(info.commandLine), tag, info.snapshotPath, info.snapshotSHA256])
-            return db.lastInsertedRowID
+            let id = db.lastInsertedRowID
+            if let fingerprint = info.planFingerprint {
+                try db.execute(sql: "UPDATE runs SET plan_fingerprint = ? WHERE id = ?", arguments: [fingerprint, id])
+            }
+            return id
         }
         currentRun = id
         return id
@@ -462,6 +466,19 @@ public actor JournalStore {
 
     /// The current state of a step as this process knows it (including uncommitted changes), or nil.
     public func state(of id: String) -> StepState? { steps[id]?.state }
+
+    /// Whether the plan with this fingerprint is carried out: a run of it completed and every step the
+    /// journal holds is done (steps are never removed and leave done only by rollback, so that run's steps
+    /// are all still done). A journal with a skipped, failed or rolled-back step answers false: its run
+    /// has work to retry (`migrations/0003_plan_fingerprint.sql`).
+    public func hasCarriedOut(planFingerprint: String) throws -> Bool {
+        guard !steps.isEmpty, steps.values.allSatisfy({ $0.state == .done }) else { return false }
+        return try read { db in
+            try Bool.fetchOne(
+                db, sql: "SELECT EXISTS (SELECT 1 FROM runs WHERE plan_fingerprint = ? AND outcome = 'completed')",
+                arguments: [planFingerprint]) ?? false
+        }
+    }
 
     /// The IDs of the steps in one of `states`, from memory (one call instead of one per step).
     public func stepIDs(in states: Set<StepState>) -> Set<String> {

@@ -242,13 +242,19 @@ public struct RunInfo: Sendable, Hashable {
     public var snapshotPath: String?
     /// Hex SHA-256 of that snapshot.
     public var snapshotSHA256: String?
+    /// The fingerprint of the plan the run carries out (`migrations/0003_plan_fingerprint.sql`); nil for
+    /// commands that carry out no plan.
+    public var planFingerprint: String?
 
     /// Makes run information.
-    public init(toolVersion: String, commandLine: [String], snapshotPath: String? = nil, snapshotSHA256: String? = nil) {
+    public init(
+        toolVersion: String, commandLine: [String], snapshotPath: String? = nil, snapshotSHA256: String? = nil, planFingerprint: String? = nil
+    ) {
         self.toolVersion = toolVersion
         self.commandLine = commandLine
         self.snapshotPath = snapshotPath
         self.snapshotSHA256 = snapshotSHA256
+        self.planFingerprint = planFingerprint
     }
 }
 
@@ -284,6 +290,8 @@ public struct RunSummary: Sendable, Hashable {
     public var snapshotPath: String?
     /// Hex SHA-256 of that snapshot.
     public var snapshotSHA256: String?
+    /// The fingerprint of the plan it carried out; nil for commands that carry out no plan and runs of earlier builds.
+    public var planFingerprint: String?
     /// Steps it moved to done / failed / skipped (counted from the state-change log).
     public var stepsDone: Int
     /// See `stepsDone`.
@@ -296,7 +304,7 @@ public struct RunSummary: Sendable, Hashable {
     /// Makes a summary.
     public init(
         id: Int64, startedAt: Date, finishedAt: Date?, outcome: RunOutcome?, toolVersion: String,
-        commandLine: [String], runTag: String, snapshotPath: String?, snapshotSHA256: String?,
+        commandLine: [String], runTag: String, snapshotPath: String?, snapshotSHA256: String?, planFingerprint: String? = nil,
         stepsDone: Int, stepsFailed: Int, stepsSkipped: Int, activity: ActivitySpan?
     ) {
         self.id = id
@@ -308,6 +316,7 @@ public struct RunSummary: Sendable, Hashable {
         self.runTag = runTag
         self.snapshotPath = snapshotPath
         self.snapshotSHA256 = snapshotSHA256
+        self.planFingerprint = planFingerprint
         self.stepsDone = stepsDone
         self.stepsFailed = stepsFailed
         self.stepsSkipped = stepsSkipped

@@ -5,9 +5,9 @@ import V3Model
 ///
 /// Build it from the parsed configuration, then `validate()` it (the mapper does so too): a bad value
 /// is a `MappingOptionsError` listing every problem, never a warning.
-public struct MappingOptions: Hashable, Sendable {
+public struct MappingOptions: Hashable, Sendable, Encodable {
     /// `target.owner`: exactly one of `user` and `organization`.
-    public struct Owner: Hashable, Sendable {
+    public struct Owner: Hashable, Sendable, Encodable {
         public var user: String?
         public var organization: String?
 
@@ -23,7 +23,7 @@ public struct MappingOptions: Hashable, Sendable {
     }
 
     /// `include.applications` / `include.gateways`: `all` or a list of v2 IDs.
-    public enum Selection: Hashable, Sendable {
+    public enum Selection: Hashable, Sendable, Encodable {
         case all
         case only([String])
 

@@ -82,9 +82,22 @@ struct MigrationRunner {
         events: @escaping @Sendable (ExecutionEvent) -> Void, notes: @escaping @Sendable (String) -> Void, crashAfterSteps: Int?
     ) async throws -> Outcome {
         let resumed = !store.created
+        let started = ContinuousClock.now
 
-        let estate = try await frozenEstate(notes: notes)
+        let frozen = try await frozenEstate(notes: notes)
         let options = try configuration.mappingOptions(runTag: store.migrationTag)
+        let fingerprint = try PlanFingerprint(snapshot: frozen, options: options, devices: settings.devices, toolVersion: ToolInfo.version)
+        if resumed, try await store.hasCarriedOut(planFingerprint: fingerprint.text) {
+            // Nothing to do: neither decode nor plan nor ask v3 (migrations/0003_plan_fingerprint.sql).
+            let steps = await store.stepIDs(in: [.done]).count
+            notes("every one of the \(steps) steps of this plan is done, and the v2 estate and the configuration are unchanged since: nothing to do")
+            try await store.startRun(RunInfo(
+                toolVersion: ToolInfo.version, commandLine: settings.commandLine, snapshotPath: frozenSnapshotPath, planFingerprint: fingerprint.text))
+            try await store.finishRun(outcome: .completed)
+            try await store.close()
+            return Outcome(summary: .nothingToDo(elapsed: ContinuousClock.now - started), skipped: [], resumed: true, interrupted: false, crashed: false)
+        }
+        let estate = try SnapshotFile.decode(frozen, path: frozenSnapshotPath)
         let fullPlan = try Planner.plan(snapshot: estate, options: options)
         let plan = try settings.devices.map { try fullPlan.restricted(toDevices: $0) } ?? fullPlan
         let http = HTTPClient(configuration: HTTPClientConfiguration(
@@ -104,7 +117,8 @@ struct MigrationRunner {
             PlannedStep(id: $0.id, kind: $0.kind.rawValue, entityType: $0.entity.kind.rawValue, entityKey: $0.entity.v3ID ?? $0.entity.v2ID,
                         component: StepComponent(rawValue: $0.component.rawValue)!)
         }
-        try await store.startRun(RunInfo(toolVersion: ToolInfo.version, commandLine: settings.commandLine, snapshotPath: frozenSnapshotPath))
+        try await store.startRun(RunInfo(
+            toolVersion: ToolInfo.version, commandLine: settings.commandLine, snapshotPath: frozenSnapshotPath, planFingerprint: fingerprint.text))
         let report = try await store.upsertPlannedSteps(planned)
         if !report.notInPlan.isEmpty && settings.devices != nil {
             notes("\(report.notInPlan.count) steps of this journal are not for the selected devices; they are left as they are")
@@ -152,14 +166,14 @@ struct MigrationRunner {
         return Outcome(summary: summary, skipped: check.skips, resumed: resumed, interrupted: summary.interrupted, crashed: false)
     }
 
-    /// The estate this journal migrates: frozen on first start, re-read only with `--refresh`.
-    func frozenEstate(notes: @escaping @Sendable (String) -> Void) async throws -> V2Snapshot {
+    /// The bytes of the estate this journal migrates: frozen on first start, re-read only with `--refresh`.
+    func frozenEstate(notes: @escaping @Sendable (String) -> Void) async throws -> Data {
         let frozenExists = FileManager.default.fileExists(atPath: frozenSnapshotPath)
         if frozenExists, !settings.refresh {
             if settings.snapshotPath != nil {
                 notes("using the v2 estate frozen beside the journal (\(frozenSnapshotPath)); --snapshot is read only on a journal's first run or with --refresh")
             }
-            return try SnapshotFile.read(path: frozenSnapshotPath)
+            return try SnapshotFile.readBytes(path: frozenSnapshotPath)
         }
         let fresh: V2Snapshot
         if let path = settings.snapshotPath {
@@ -172,8 +186,9 @@ struct MigrationRunner {
             let old = try SnapshotFile.read(path: frozenSnapshotPath)
             for line in EstateChanges.describe(from: old, to: fresh) { notes("refresh: \(line)") }
         }
-        try SnapshotFile.write(fresh, to: frozenSnapshotPath)
-        return fresh
+        let bytes = try SnapshotFile.encode(fresh)
+        try SecureFile.writeAtomically(bytes, to: frozenSnapshotPath)
+        return bytes
     }
 }
 

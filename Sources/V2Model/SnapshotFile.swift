@@ -72,13 +72,16 @@ public enum SnapshotFile {
 
     /// Reads a snapshot file.
     public static func read(path: String) throws -> V2Snapshot {
-        let data: Data
+        try decode(try readBytes(path: path), path: path)
+    }
+
+    /// The bytes of a snapshot file, not yet decoded.
+    public static func readBytes(path: String) throws -> Data {
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            return try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
             throw SnapshotFileError.unreadable(path: path, reason: (error as NSError).localizedDescription)
         }
-        return try decode(data, path: path)
     }
 
     /// Writes a snapshot: a 0600 temporary file beside `path`, flushed, then renamed over it.

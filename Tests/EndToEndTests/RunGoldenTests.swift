@@ -41,13 +41,25 @@ func journalTag(_ path: String) throws -> String {
         #expect(outcome.summary.done == 13)
         #expect(try normalizedState(fixture, tag: journalTag(fixture.journal)) == goldenState())
 
-        // A second run finds everything done and sends nothing.
+        // A second run: the journal carried out this very plan (the same frozen estate and configuration) and
+        // every step is done, so it ends without planning and without asking v3 anything.
         let before = fixture.v3.identityServer.requestLog.count
         let again = try await fixture.run()
         #expect(again.resumed && again.summary.done == 0 && again.summary.requests == 0)
-        // Only the target check's reads (auth_info, accounts) reached the server: the applications and
-        // gateways the journal holds as created are not read back again.
+        #expect(fixture.v3.identityServer.requestLog.count == before, "\(fixture.v3.identityServer.requestLog.dropFirst(before).map(\.path))")
+
+        // The frozen estate changed by one byte (a trailing newline: the same estate, another fingerprint): the
+        // plan is made again and checked against v3, still with nothing to send. Only the target check's reads
+        // (auth_info, accounts) reach the server: the applications and gateways the journal holds as created
+        // are not read back again.
+        let frozen = try #require(FileHandle(forWritingAtPath: MigrationRunner.frozenSnapshotPath(journal: fixture.journal)))
+        try frozen.seekToEnd()
+        try frozen.write(contentsOf: Data("\n".utf8))
+        try frozen.close()
+        let third = try await fixture.run()
+        #expect(third.resumed && third.summary.done == 0 && third.summary.requests == 0)
         let second = fixture.v3.identityServer.requestLog.dropFirst(before)
+        #expect(!second.isEmpty)
         #expect(second.allSatisfy { $0.method == "GET" })
         #expect(second.contains { $0.path == "/api/v3/auth_info" })
         #expect(!second.contains { $0.path.hasPrefix("/api/v3/applications/") || $0.path.hasPrefix("/api/v3/gateways/") }, "\(second.map(\.path))")
