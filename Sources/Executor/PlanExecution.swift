@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import Mapping
 import Plan
 import V3Client
@@ -144,14 +145,7 @@ public enum PlanExecution {
         }
     }
 
-    static func escape(_ component: String) -> String {
-        // v3 IDs are `[a-z0-9-]` (`reference/v3-api.md` §8): they need no escape, and checking that is
-        // cheaper than `addingPercentEncoding`, which a resume calls for every step of the plan.
-        if component.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }) { return component }
-        return component.addingPercentEncoding(withAllowedCharacters: pathComponentAllowed) ?? component
-    }
-
-    private static let pathComponentAllowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))
+    static func escape(_ component: String) -> String { PathSegment.escape(component) }
 
     static func body(_ fields: [String: AnyEncodable]) throws -> Data {
         let encoder = JSONEncoder()

@@ -168,3 +168,17 @@ public enum UnreadableBody {
         return shape()
     }
 }
+
+/// One segment of a URL path.
+public enum PathSegment {
+    /// `component` percent-escaped for one path segment (a `/` in it is escaped too).
+    ///
+    /// v3 IDs are `[a-z0-9-]` and v2 IDs mostly are (`reference/v3-api.md` §8): they need no escape, and
+    /// checking that is cheaper than `addingPercentEncoding`, which a resume or a diff calls for every entity.
+    public static func escape(_ component: String) -> String {
+        if component.utf8.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }) { return component }
+        return component.addingPercentEncoding(withAllowedCharacters: allowed) ?? component
+    }
+
+    private static let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))
+}

@@ -32,7 +32,17 @@ public enum DiffComparison {
         }
         func isSkipped(_ kind: EntityKind, _ id: String) -> Bool { skippedIDs.contains("\(kind.rawValue):\(id)") }
 
-        for application in intended.applications {
+        // The devices, the bulk of the work, compared on all cores; an application's entries in plan order.
+        let deviceEntries = ConcurrentMap.map(intended.applications, chunk: 1) { application -> [DiffEntry] in
+            guard observed.applications[application.id] != nil else {
+                return application.devices.map { deviceEntry($0, isRecord: nil, parts: [:]) }
+            }
+            let contents = observed.applicationContents[application.id]
+            return application.devices.map {
+                deviceEntry($0, isRecord: contents?.devices[$0.deviceID], parts: contents?.deviceParts[$0.deviceID] ?? [:])
+            }
+        }
+        for (application, applicationDeviceEntries) in zip(intended.applications, deviceEntries) {
             let appID = application.id
             let actual = observed.applications[appID]
             entries.append(entry(.application, application.record, actual: actual, fields: ComparedFields.application))
@@ -58,11 +68,8 @@ public enum DiffComparison {
                 entries.append(entry(.applicationLink, link, actual: contents?.link, fields: ComparedFields.link))
             }
 
-            var plannedDevices = Set<String>()
-            for device in application.devices {
-                plannedDevices.insert(device.deviceID)
-                entries.append(deviceEntry(device, isRecord: contents?.devices[device.deviceID], parts: contents?.deviceParts[device.deviceID] ?? [:]))
-            }
+            let plannedDevices = Set(application.devices.map(\.deviceID))
+            entries += applicationDeviceEntries
 
             // What v3 holds under the application that the plan does not know.
             guard let contents else { continue }

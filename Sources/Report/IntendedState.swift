@@ -190,8 +190,10 @@ public struct IntendedState: Hashable, Sendable {
                 IntendedDevicePart(server: server, readPath: prefix + Self.devicePath(ids), expected: expected))
         }
 
+        // Every step as the JSON v3 speaks, on all cores (the larger part of building the state).
         let encoder = JSONEncoder()
-        for step in plan.steps {
+        let encoded = ConcurrentMap.map(plan.steps) { step in Result { try JSONValueParser.parse(encoder.encode(step.payload)) } }
+        for (step, encodedStep) in zip(plan.steps, encoded) {
             let entity = step.entity
             let v3ID = entity.v3ID ?? entity.v2ID
             let parent: String?
@@ -213,7 +215,7 @@ public struct IntendedState: Hashable, Sendable {
             }
             let expected: V3JSONValue
             do {
-                expected = try JSONValueParser.parse(encoder.encode(step.payload))
+                expected = try encodedStep.get()
             } catch {
                 throw IntendedStateError(description: "step \(step.id) of the plan does not encode as v3 JSON (\(error)); report this as a bug of ttn-migrate")
             }

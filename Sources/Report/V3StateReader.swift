@@ -260,9 +260,7 @@ public struct V3StateReader: Sendable {
     }
 
     /// Percent-escapes an ID for one path segment.
-    static func escape(_ component: String) -> String {
-        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? component
-    }
+    static func escape(_ component: String) -> String { PathSegment.escape(component) }
 }
 
 /// Counts requests made by concurrent tasks.

@@ -50,7 +50,7 @@ extension TTNMigrate {
         @Option(name: .long, help: "Write the report to this file (replaced atomically, mode 0600) instead of stdout.")
         var out: String?
 
-        /// Reads in flight at most (the configuration's `concurrency:`, capped: a diff only reads).
+        /// Reads in flight at most: the configuration's `concurrency:` (default 16, as `run`), capped: a diff only reads.
         static let maxConcurrency = 16
 
         func run() async throws {
@@ -65,16 +65,30 @@ extension TTNMigrate {
             var runTag: String?
             var skippedSteps: [String: String] = [:]
             var journalRecords: (steps: [StepRecord], cutover: [String: CutoverRecord])?
-            let estate: V2Snapshot
+            let plan: MigrationPlan
             if let journalPath = journal ?? configuration.journal {
                 let store = try JournalStore.openForReading(at: journalPath)
                 let expected = JournalTarget(
                     identityServerURL: endpoints.identityServer, ownerKind: owner.kind == "user" ? .user : .organization, ownerID: owner.id)
-                do {
-                    guard store.target == expected else {
-                        throw DiffCommandError.journalOfAnotherTarget(journal: journalPath, journalTarget: store.target, configured: expected)
+                guard store.target == expected else {
+                    try? await store.close()
+                    throw DiffCommandError.journalOfAnotherTarget(journal: journalPath, journalTarget: store.target, configured: expected)
+                }
+                runTag = store.migrationTag
+                let mapping = try configuration.mappingOptions(runTag: store.migrationTag)
+                // The estate `run` froze beside the journal (MigrationRunner.frozenSnapshotPath), decoded and planned
+                // while the journal is read: each takes seconds on a large estate.
+                let frozen = MigrationRunner.frozenSnapshotPath(journal: journalPath)
+                let frozenPlan: Task<MigrationPlan, any Error>?
+                if FileManager.default.fileExists(atPath: frozen) {
+                    if input.snapshot != nil {
+                        console.err("note: comparing with the v2 estate frozen beside the journal (\(frozen)); --snapshot is not used")
                     }
-                    runTag = store.migrationTag
+                    frozenPlan = Task.detached { try Planner.plan(snapshot: SnapshotFile.read(path: frozen), options: mapping) }
+                } else {
+                    frozenPlan = nil
+                }
+                do {
                     let steps = try await store.steps()
                     for step in steps where step.state == .skipped {
                         skippedSteps[step.id] = step.skipReason ?? "skipped by the run"
@@ -85,23 +99,17 @@ extension TTNMigrate {
                     try? await store.close()
                     throw error
                 }
-                // The estate `run` froze beside the journal (MigrationRunner.frozenSnapshotPath).
-                let frozen = MigrationRunner.frozenSnapshotPath(journal: journalPath)
-                if FileManager.default.fileExists(atPath: frozen) {
-                    if input.snapshot != nil {
-                        console.err("note: comparing with the v2 estate frozen beside the journal (\(frozen)); --snapshot is not used")
-                    }
-                    estate = try SnapshotFile.read(path: frozen)
+                if let frozenPlan {
+                    plan = try await frozenPlan.value
                 } else {
                     console.err("note: no v2 estate is frozen beside the journal (\(frozen)); comparing with \(input.snapshot ?? "the live v2 estate")")
-                    estate = try await input.estate(configuration: configuration)
+                    plan = try Planner.plan(snapshot: try await input.estate(configuration: configuration), options: mapping)
                 }
             } else {
-                estate = try await input.estate(configuration: configuration)
+                let mapping = try configuration.mappingOptions(runTag: MappingOptions.defaultRunTag)
+                plan = try Planner.plan(snapshot: try await input.estate(configuration: configuration), options: mapping)
             }
 
-            let mapping = try configuration.mappingOptions(runTag: runTag ?? MappingOptions.defaultRunTag)
-            let plan = try Planner.plan(snapshot: estate, options: mapping)
             let intended = try IntendedState(plan: plan, runTag: runTag, skippedSteps: skippedSteps)
 
             let apiKey = V3APIKeySecret(try configuration.target.apiKey.resolve(what: "the v3 API key"))
@@ -109,7 +117,7 @@ extension TTNMigrate {
             http.caFile = configuration.target.caFile
             http.insecure = configuration.target.insecure
             let client = V3Client(http: HTTPClient(configuration: http), endpoints: endpoints, apiKey: apiKey)
-            let concurrency = min(configuration.concurrency ?? 8, Self.maxConcurrency)
+            let concurrency = min(configuration.concurrency ?? Self.maxConcurrency, Self.maxConcurrency)
             let started = ContinuousClock.now
             let (observed, requests) = try await V3StateReader(client: client, concurrency: concurrency).read(intended)
             let elapsed = ContinuousClock.now - started

@@ -232,7 +232,5 @@ public struct V2Reader: Sendable {
         return text
     }
 
-    static func escape(_ component: String) -> String {
-        component.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/"))) ?? component
-    }
+    static func escape(_ component: String) -> String { PathSegment.escape(component) }
 }
