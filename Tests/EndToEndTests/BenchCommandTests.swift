@@ -155,6 +155,13 @@ func ttnMigrateExecutable() throws -> String {
     return found
 }
 
+/// `ttn-migrate bench ARGUMENTS --json` with this build's binary as the simulator: the object it printed, once it exited 0.
+func benchJSON(_ arguments: [String]) async throws -> [String: Any] {
+    let result = await runCLI(["bench"] + arguments + ["--json", "--simulator-executable", try ttnMigrateExecutable()])
+    #expect(result.code == 0, "\(result.err)")
+    return try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+}
+
 /// A loaded machine's ratio to the ideal (0.000172) printed as 0 once; it keeps 3 significant digits.
 @Test func benchRatiosKeepThreeSignificantDigits() {
     #expect(significant(0.000172345, 3) == 0.000172)
@@ -166,12 +173,7 @@ func ttnMigrateExecutable() throws -> String {
 /// `bench --sequential` migrates the same estate a second time, one request at a time, into a new simulator, and
 /// prints both results and their ratio. No assertion on timing beyond "the ratio is a positive number".
 @Test func benchSequentialPrintsBothRunsAndTheirRatio() async throws {
-    let result = await runCLI([
-        "bench", "--apps", "1", "--gateways", "1", "--devices", "4", "--latency-ms", "1", "--concurrency", "8", "--sequential", "--json",
-        "--simulator-executable", try ttnMigrateExecutable(),
-    ])
-    #expect(result.code == 0, "\(result.err)")
-    let object = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+    let object = try await benchJSON(["--apps", "1", "--gateways", "1", "--devices", "4", "--latency-ms", "1", "--concurrency", "8", "--sequential"])
     let concurrent = try #require(object["concurrent"] as? [String: Any])
     let sequential = try #require(object["sequential"] as? [String: Any])
     #expect(concurrent["concurrency"] as? Int == 8)
@@ -186,12 +188,7 @@ func ttnMigrateExecutable() throws -> String {
 /// `bench --scale` with tiny numbers: plan, a first run, a resume and diff each run as their own process; the first
 /// run sends every request, the resume of the finished journal sends none, and every phase exits 0.
 @Test func benchScaleRunsEachPhaseAsItsOwnProcess() async throws {
-    let result = await runCLI([
-        "bench", "--scale", "--apps", "2", "--gateways", "3", "--devices", "12", "--latency-ms", "0", "--concurrency", "8", "--json",
-        "--simulator-executable", try ttnMigrateExecutable(),
-    ])
-    #expect(result.code == 0, "\(result.err)")
-    let object = try #require(try JSONSerialization.jsonObject(with: Data(result.out.utf8)) as? [String: Any])
+    let object = try await benchJSON(["--scale", "--apps", "2", "--gateways", "3", "--devices", "12", "--latency-ms", "0", "--concurrency", "8"])
     #expect(object["devices"] as? Int == 12)
     let phases = try #require(object["phases"] as? [[String: Any]])
     #expect(phases.map { $0["name"] as? String } == ["plan", "first run", "resume", "diff"])
