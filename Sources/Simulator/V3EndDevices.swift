@@ -93,7 +93,7 @@ extension V3Engine {
         try checkAllowed(mask, rpc: "/ttn.lorawan.v3.EndDeviceRegistry/List")
         let key = try authenticate(call, state)
         try require(key, applicationOwner(applicationID), need("RIGHT_APPLICATION_DEVICES_READ"), state)
-        let devices = state.isDevices.filter { $0.key.applicationID == applicationID }.sorted { $0.key < $1.key }
+        let devices = state.isDevices(of: applicationID)
         let (items, headers) = try page(devices, call)
         let listed = items.map { select($0.value, paths: ["ids", "created_at", "updated_at"] + mask, schema: deviceSchema) }
         return V3Reply(body: listed.isEmpty ? .object([:]) : .object(["end_devices": .array(listed)]), headers: headers)

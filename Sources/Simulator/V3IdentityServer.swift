@@ -266,7 +266,7 @@ extension V3Engine {
         try require(key, V3KeyOwner(kind: kind, id: id), profile.delete, state)
         guard var entity = entities(kind, state)[id] else { throw notFoundInStore(kind, id) }
         if kind == .application {
-            let count = state.isDevices.keys.filter { $0.applicationID == id }.count
+            let count = state.isDeviceKeysByApplication[id]?.count ?? 0
             if count > 0 { throw V3Failure.applicationHasDevices(count) }
         }
         let now = self.now()
@@ -405,7 +405,7 @@ extension V3Engine {
         let now = self.now()
         let record = V3APIKeyRecord(id: token.id, secret: token.secret, owner: owner, name: name, rights: granted,
                                     createdAt: now, updatedAt: now, expiresAt: expires, sequence: state.nextSequence())
-        state.apiKeys[record.id] = record
+        state.putAPIKey(record)
         return V3Reply(body: keyJSON(record, withSecret: true))
     }
 
@@ -414,7 +414,7 @@ extension V3Engine {
         let owner = V3KeyOwner(kind: kind, id: call.parameter(profile.idsParameter))
         let key = try authenticate(call, state)
         try require(key, owner, profile.settingsAPIKeys, state)
-        let keys = state.apiKeys.values.filter { $0.owner == owner }.sorted { $0.sequence < $1.sequence }
+        let keys = state.apiKeys(of: owner)
         let (items, headers) = try page(keys, call)
         return V3Reply(body: items.isEmpty ? .object([:]) : .object(["api_keys": .array(items.map { keyJSON($0, withSecret: false) })]),
                        headers: headers)
@@ -461,14 +461,14 @@ extension V3Engine {
             if !removed.isEmpty { try require(key, owner, removed, state) }
         }
         if effective.contains("rights"), requested.isEmpty {
-            state.apiKeys[keyID] = nil
+            state.removeAPIKey(keyID)
             return V3Reply.empty
         }
         if effective.contains("name") { record.name = name }
         if effective.contains("rights") { record.rights = newRights }
         if effective.contains("expires_at") { record.expiresAt = expires }
         record.updatedAt = now()
-        state.apiKeys[keyID] = record
+        state.putAPIKey(record)
         return V3Reply(body: keyJSON(record, withSecret: false))
     }
 
@@ -478,7 +478,7 @@ extension V3Engine {
         let key = try authenticate(call, state)
         try require(key, owner, profile.settingsAPIKeys, state)
         let record = try ownedKey(call.parameter("key_id"), owner, state)
-        state.apiKeys[record.id] = nil
+        state.removeAPIKey(record.id)
         return V3Reply.empty
     }
 

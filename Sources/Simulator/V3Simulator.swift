@@ -101,7 +101,7 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
         let key = V3APIKeyRecord(id: token.id, secret: token.secret, owner: V3KeyOwner(kind: .user, id: owner),
                                  name: "simulator key", rights: keyRights, createdAt: now, updatedAt: now,
                                  expiresAt: nil, sequence: state.nextSequence())
-        state.apiKeys[key.id] = key
+        state.putAPIKey(key)
         self.box = V3StateBox(state: state)
         self.rulesCPUMeter = measuringRulesCPU ? V3CPUMeter() : nil
         self.engine = engine
@@ -140,9 +140,9 @@ public final class V3Simulator: SimulatedAPI, @unchecked Sendable {
             }
             let token = V3Token.generate()
             let now = engine.now()
-            state.apiKeys[token.id] = V3APIKeyRecord(id: token.id, secret: token.secret, owner: V3KeyOwner(kind: .user, id: user),
-                                                     name: name, rights: granted, createdAt: now, updatedAt: now,
-                                                     expiresAt: nil, sequence: state.nextSequence())
+            state.putAPIKey(V3APIKeyRecord(id: token.id, secret: token.secret, owner: V3KeyOwner(kind: .user, id: user),
+                                           name: name, rights: granted, createdAt: now, updatedAt: now,
+                                           expiresAt: nil, sequence: state.nextSequence()))
             return "NNSXS.\(token.id).\(token.secret)"
         }
     }

@@ -109,8 +109,14 @@ struct V3State: Sendable {
     var organizations: [String]
     var applications: [String: V3RegistryEntity] = [:]
     var gateways: [String: V3RegistryEntity] = [:]
-    var apiKeys: [String: V3APIKeyRecord] = [:]
-    var isDevices: [V3DeviceKey: V3JSON] = [:]
+    /// API keys by ID; written through `putAPIKey` and `removeAPIKey`, which keep `apiKeyIDsByOwner` current.
+    private(set) var apiKeys: [String: V3APIKeyRecord] = [:]
+    /// The IDs of each entity's API keys, so a list does not scan every key of the estate (as the real IS's
+    /// database index does).
+    private(set) var apiKeyIDsByOwner: [V3KeyOwner: Set<String>] = [:]
+    private(set) var isDevices: [V3DeviceKey: V3JSON] = [:]
+    /// The devices of each application in the IS, so a list does not scan every device of the estate.
+    private(set) var isDeviceKeysByApplication: [String: Set<V3DeviceKey>] = [:]
     var jsDevices: [V3DeviceKey: V3JSON] = [:]
     var nsDevices: [V3DeviceKey: V3JSON] = [:]
     var asDevices: [V3DeviceKey: V3JSON] = [:]
@@ -125,6 +131,30 @@ struct V3State: Sendable {
         self.users = users
         self.organizations = organizations
         self.accountsCreatedAt = accountsCreatedAt
+    }
+
+    /// Stores an API key (new, or replacing the one with its ID).
+    mutating func putAPIKey(_ record: V3APIKeyRecord) {
+        removeAPIKey(record.id)
+        apiKeys[record.id] = record
+        apiKeyIDsByOwner[record.owner, default: []].insert(record.id)
+    }
+
+    /// Removes an API key, if there is one with this ID.
+    mutating func removeAPIKey(_ id: String) {
+        guard let old = apiKeys.removeValue(forKey: id) else { return }
+        apiKeyIDsByOwner[old.owner]?.remove(id)
+        if apiKeyIDsByOwner[old.owner]?.isEmpty == true { apiKeyIDsByOwner[old.owner] = nil }
+    }
+
+    /// The API keys of one entity, oldest first.
+    func apiKeys(of owner: V3KeyOwner) -> [V3APIKeyRecord] {
+        (apiKeyIDsByOwner[owner] ?? []).compactMap { apiKeys[$0] }.sorted { $0.sequence < $1.sequence }
+    }
+
+    /// The IS devices of one application, sorted by device ID.
+    func isDevices(of applicationID: String) -> [(key: V3DeviceKey, value: V3JSON)] {
+        (isDeviceKeysByApplication[applicationID] ?? []).sorted().compactMap { key in isDevices[key].map { (key, $0) } }
     }
 
     mutating func nextSequence() -> Int {
@@ -174,7 +204,14 @@ struct V3State: Sendable {
         case .joinServer: jsDevices[key] = value
         case .networkServer: nsDevices[key] = value
         case .applicationServer: asDevices[key] = value
-        case .identityServer, .otherCluster: isDevices[key] = value
+        case .identityServer, .otherCluster:
+            isDevices[key] = value
+            if value != nil {
+                isDeviceKeysByApplication[key.applicationID, default: []].insert(key)
+            } else {
+                isDeviceKeysByApplication[key.applicationID]?.remove(key)
+                if isDeviceKeysByApplication[key.applicationID]?.isEmpty == true { isDeviceKeysByApplication[key.applicationID] = nil }
+            }
         }
     }
 }
@@ -204,7 +241,7 @@ extension V3State {
             return .object(result)
         }
         func keys(_ owner: V3KeyOwner) -> V3JSON {
-            let records = apiKeys.values.filter { $0.owner == owner }.map { key -> (String, [String], V3JSON) in
+            let records = apiKeys(of: owner).map { key -> (String, [String], V3JSON) in
                 var fields: [String: V3JSON] = ["name": .string(key.name), "rights": catalogue.jsonNames(key.rights)]
                 if let expires = key.expiresAt { fields["expires_at"] = .string(V3Time.format(expires)) }
                 return (key.name, catalogue.names(key.rights), .object(fields))
