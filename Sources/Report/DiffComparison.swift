@@ -34,10 +34,7 @@ public enum DiffComparison {
 
         // The devices, the bulk of the work, compared on all cores; an application's entries in plan order.
         let deviceEntries = ConcurrentMap.map(intended.applications, chunk: 1) { application -> [DiffEntry] in
-            guard observed.applications[application.id] != nil else {
-                return application.devices.map { deviceEntry($0, isRecord: nil, parts: [:]) }
-            }
-            let contents = observed.applicationContents[application.id]
+            let contents = observed.applications[application.id] == nil ? nil : observed.applicationContents[application.id]
             return application.devices.map {
                 deviceEntry($0, isRecord: contents?.devices[$0.deviceID], parts: contents?.deviceParts[$0.deviceID] ?? [:])
             }

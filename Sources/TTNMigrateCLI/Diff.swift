@@ -75,20 +75,21 @@ extension TTNMigrate {
                     throw DiffCommandError.journalOfAnotherTarget(journal: journalPath, journalTarget: store.target, configured: expected)
                 }
                 runTag = store.migrationTag
-                let mapping = try configuration.mappingOptions(runTag: store.migrationTag)
-                // The estate `run` froze beside the journal (MigrationRunner.frozenSnapshotPath), decoded and planned
-                // while the journal is read: each takes seconds on a large estate.
                 let frozen = MigrationRunner.frozenSnapshotPath(journal: journalPath)
+                let mapping: MappingOptions
                 let frozenPlan: Task<MigrationPlan, any Error>?
-                if FileManager.default.fileExists(atPath: frozen) {
-                    if input.snapshot != nil {
-                        console.err("note: comparing with the v2 estate frozen beside the journal (\(frozen)); --snapshot is not used")
-                    }
-                    frozenPlan = Task.detached { try Planner.plan(snapshot: SnapshotFile.read(path: frozen), options: mapping) }
-                } else {
-                    frozenPlan = nil
-                }
                 do {
+                    mapping = try configuration.mappingOptions(runTag: store.migrationTag)
+                    // The estate `run` froze beside the journal (MigrationRunner.frozenSnapshotPath), decoded and
+                    // planned while the journal is read: each takes seconds on a large estate.
+                    if FileManager.default.fileExists(atPath: frozen) {
+                        if input.snapshot != nil {
+                            console.err("note: comparing with the v2 estate frozen beside the journal (\(frozen)); --snapshot is not used")
+                        }
+                        frozenPlan = Task.detached { try Planner.plan(snapshot: SnapshotFile.read(path: frozen), options: mapping) }
+                    } else {
+                        frozenPlan = nil
+                    }
                     let steps = try await store.steps()
                     for step in steps where step.state == .skipped {
                         skippedSteps[step.id] = step.skipReason ?? "skipped by the run"
