@@ -77,22 +77,34 @@ enum JournalFiles {
 /// leaves the journal locked; the (empty, 0600) lock file stays.
 final class JournalLock: Sendable {
     let path: String
-    private let descriptor: Int32
+    let descriptor: Int32
 
     private init(path: String, descriptor: Int32) {
         self.path = path
         self.descriptor = descriptor
     }
 
-    /// Takes the lock of the journal at `journalPath`, or throws `inUse` if another holder has it.
-    static func acquire(journalPath: String) throws -> JournalLock {
+    /// How long a writer waits for another holder to let go before `acquire` throws `inUse`.
+    static let writerPatience: Duration = .seconds(1)
+
+    /// Takes the lock of the journal at `journalPath`, or throws `inUse` if another holder keeps it
+    /// for longer than `patience`.
+    static func acquire(journalPath: String, patience: Duration = writerPatience) throws -> JournalLock {
         let path = journalPath + ".lock"
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, JournalFiles.privateMode)
         guard descriptor >= 0 else {
             throw JournalError.openFailed(path: journalPath, reason: "cannot create its lock file \(path): \(JournalFiles.describe(errno: errno))")
         }
-        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+        // A holder that is just ending (or a child process between fork and exec, which briefly shares
+        // every descriptor) lets go within moments: try again for `patience` before calling it in use.
+        let deadline = ContinuousClock.now + patience
+        while flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
+            if code == EINTR { continue }
+            if code == EWOULDBLOCK, ContinuousClock.now < deadline {
+                usleep(20_000)
+                continue
+            }
             close(descriptor)
             if code == EWOULDBLOCK { throw JournalError.inUse(path: journalPath) }
             throw JournalError.openFailed(path: journalPath, reason: "cannot lock \(path): \(JournalFiles.describe(errno: code))")
@@ -102,7 +114,9 @@ final class JournalLock: Sendable {
     }
 
     deinit {
-        // Closing the descriptor releases the flock.
+        // Unlock explicitly: a copy of the descriptor in a child that has not yet exec'd would keep
+        // the lock held past a plain close.
+        _ = flock(descriptor, LOCK_UN)
         close(descriptor)
     }
 }

@@ -10,7 +10,7 @@ extension JournalStore {
     public nonisolated func isHeldByWriter() throws -> Bool {
         do {
             // The lock is released when the returned value is dropped, right here.
-            _ = try JournalLock.acquire(journalPath: path)
+            _ = try JournalLock.acquire(journalPath: path, patience: .zero)
             return false
         } catch JournalError.inUse {
             return true

@@ -87,7 +87,7 @@ public actor JournalStore {
         _ = try StoreSupport.inspectHeader(path: path)
         let lock: JournalLock?
         do {
-            lock = try JournalLock.acquire(journalPath: path)
+            lock = try JournalLock.acquire(journalPath: path, patience: .zero)
         } catch JournalError.inUse {
             lock = nil
         }

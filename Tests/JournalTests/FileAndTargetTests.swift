@@ -69,6 +69,32 @@ import Darwin
         try await second.close()
     }
 
+    @Test func aWriterWaitsForAHolderThatIsJustLettingGo() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("j.sqlite")
+        // A holder on its own thread (as another process would be) lets go after 200 ms.
+        try holdTheLock(of: path, for: .milliseconds(200))
+        #expect(throws: JournalError.inUse(path: path)) { try JournalLock.acquire(journalPath: path, patience: .zero) }
+        // Within the writer's patience (1 s) the lock comes free, so this open succeeds.
+        let second = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
+        try await second.close()
+    }
+
+    /// A child between fork and exec holds a copy of every descriptor: closing ours must still
+    /// release the lock, which only an explicit unlock does. A `dup` stands in for the child's copy.
+    @Test func releasingTheLockDoesNotWaitForCopiesOfItsDescriptor() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("j.sqlite")
+        var copy: Int32 = -1
+        do {
+            let lock = try JournalLock.acquire(journalPath: path)
+            copy = dup(lock.descriptor)
+            try #require(copy >= 0)
+        }
+        defer { close(copy) }
+        #expect(throws: Never.self) { _ = try JournalLock.acquire(journalPath: path, patience: .zero) }
+    }
+
     @Test func anotherTargetIsRefusedNamingBoth() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("j.sqlite")
@@ -133,4 +159,10 @@ import Darwin
         try await reader.close()
         await #expect(throws: JournalError.closed(path: path)) { try await reader.stateCounts() }
     }
+}
+
+/// Takes the writer lock of the journal at `path` and lets go of it on another thread after `interval`.
+private func holdTheLock(of path: String, for interval: DispatchTimeInterval) throws {
+    let holder = try JournalLock.acquire(journalPath: path)
+    DispatchQueue.global().asyncAfter(deadline: .now() + interval) { withExtendedLifetime(holder) {} }
 }
