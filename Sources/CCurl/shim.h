@@ -14,5 +14,6 @@ static inline CURLcode ttnm_easy_setopt_slist(CURL *h, CURLoption o, struct curl
 static inline CURLcode ttnm_easy_setopt_write_cb(CURL *h, CURLoption o, ttnm_curl_write_cb v) { return curl_easy_setopt(h, o, v); }
 static inline CURLcode ttnm_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode ttnm_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
+static inline CURLMcode ttnm_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLcode ttnm_easy_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
 #endif
