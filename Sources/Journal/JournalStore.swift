@@ -41,6 +41,7 @@ public actor JournalStore {
     private var failure: JournalError?
     private var currentRun: Int64?
     private var statistics = JournalCommitStatistics(commits: 0, changes: 0)
+    private let background = BackgroundCommits()
 
     struct CachedStep: Sendable {
         var state: StepState
@@ -462,7 +463,10 @@ public actor JournalStore {
     }
 
     /// The number of commits and changes so far (for measuring group commit).
-    public func commitStatistics() -> JournalCommitStatistics { statistics }
+    public func commitStatistics() -> JournalCommitStatistics {
+        let committed = background.committed
+        return JournalCommitStatistics(commits: statistics.commits + committed.commits, changes: statistics.changes + committed.changes)
+    }
 
     /// The current state of a step as this process knows it (including uncommitted changes), or nil.
     public func state(of id: String) -> StepState? { steps[id]?.state }
@@ -508,6 +512,8 @@ public actor JournalStore {
     private func shutDown() {
         timer?.cancel()
         timer = nil
+        // Let the commits handed off end first: the next opener must find the file as it will stay.
+        if let pool, background.outstanding > 0 { pool.writeWithoutTransaction { _ in } }
         if let pool { try? pool.close() }
         pool = nil
         lock = nil
@@ -517,7 +523,7 @@ public actor JournalStore {
 
     /// Commits waiting changes so a query sees them (a reading store has none).
     func flushBeforeRead() throws {
-        if let failure { throw failure }
+        try throwIfFailed()
         if !isReadOnly && pool != nil { try commitPending() }
     }
 
@@ -549,7 +555,7 @@ public actor JournalStore {
 
     func requireWritable() throws {
         if isReadOnly { throw JournalError.readOnly(path: path) }
-        if let failure { throw failure }
+        try throwIfFailed()
         if pool == nil { throw JournalError.closed(path: path) }
     }
 
@@ -576,9 +582,12 @@ public actor JournalStore {
 
     /// Queues a change and commits as the policy says.
     private func record(_ change: StepChange) throws {
+        try throwIfFailed()
         pending.append(change)
-        if options.groupCommit.commitsEachChange || pending.count >= options.groupCommit.maxBatch {
+        if options.groupCommit.commitsEachChange {
             try commitPending()
+        } else if pending.count >= options.groupCommit.maxBatch {
+            commitInBackground()
         } else if pending.count == 1 && timer == nil {
             let delay = options.groupCommit.maxDelay
             timer = Task { [weak self] in
@@ -591,30 +600,75 @@ public actor JournalStore {
 
     private func timerFired() {
         timer = nil
-        // A failure here is kept and thrown by the next call.
-        try? commitPending()
+        // A failure is kept and thrown by the next call.
+        commitInBackground()
     }
 
-    /// Commits the waiting changes in one transaction.
+    /// Commits the waiting changes in one transaction, and waits for the commits handed off before
+    /// it: when it returns, every change so far is durable.
     private func commitPending() throws {
-        if let failure { throw failure }
-        guard !pending.isEmpty else { return }
+        try throwIfFailed()
+        if pending.isEmpty {
+            guard background.outstanding > 0, let pool else { return }
+            // GRDB's writer is one serial queue: an empty write ends after every commit queued before it.
+            pool.writeWithoutTransaction { _ in }
+            try throwIfFailed()
+            return
+        }
         let batch = pending
         pending.removeAll(keepingCapacity: true)
         try performWrite { db in try Self.apply(batch, db) }
         statistics.changes += batch.count
     }
 
+    /// Hands the waiting changes to GRDB's writer queue and returns at once, so the commit's fsync
+    /// blocks neither this actor nor a thread of Swift's cooperative pool (2 on this machine), which
+    /// a C = 64 run needs for its requests (`reference/swift-notes.md`, SQLite commit rates). The
+    /// queue is serial, so commits stay in order; the first that fails stops every later write.
+    private func commitInBackground() {
+        guard failure == nil, !pending.isEmpty, let pool else { return }
+        let batch = pending
+        pending.removeAll(keepingCapacity: true)
+        writeNumber += 1
+        let number = writeNumber
+        let injected = options.faults.failingWriteNumber == number
+        let background = self.background
+        let path = self.path
+        background.begin()
+        pool.asyncWrite({ db in
+            try background.throwIfFailed()
+            try Self.apply(batch, db)
+            if injected { throw InjectedWriteFault(number: number) }
+        }, completion: { _, result in
+            switch result {
+            case .success: background.end(changes: batch.count, failure: nil)
+            case .failure(let error): background.end(changes: 0, failure: Self.writeError(error, path: path))
+            }
+        })
+    }
+
+    /// Throws the failure of a write, this actor's own or one handed off; after one, nothing more is written.
+    private func throwIfFailed() throws {
+        if failure == nil, let handedOff = background.failure {
+            failure = handedOff
+            pending.removeAll()
+        }
+        if let failure { throw failure }
+    }
+
     /// Runs one write transaction, counting it for fault injection; a failure poisons the store.
     @discardableResult
     func performWrite<T>(_ body: (Database) throws -> T) throws -> T {
-        if let failure { throw failure }
+        try throwIfFailed()
         guard let pool else { throw JournalError.closed(path: path) }
         writeNumber += 1
         let injected = options.faults.failingWriteNumber == writeNumber
         let number = writeNumber
+        let background = self.background
         do {
             let value = try pool.write { db -> T in
+                // Runs after every commit handed off before it; none may be skipped over.
+                try background.throwIfFailed()
                 let value = try body(db)
                 if injected { throw InjectedWriteFault(number: number) }
                 return value
@@ -639,7 +693,9 @@ public actor JournalStore {
         var expected: StepState
     }
 
-    private func writeError(_ error: Error) -> JournalError {
+    private func writeError(_ error: Error) -> JournalError { Self.writeError(error, path: path) }
+
+    private static func writeError(_ error: Error, path: String) -> JournalError {
         switch error {
         case let error as JournalError:
             return error
@@ -729,5 +785,37 @@ public actor JournalStore {
             guard db.changesCount == 1 else { throw StateMismatch(stepID: change.stepID, expected: change.from) }
             try event.execute(arguments: [change.run, change.stepID, change.from.rawValue, change.to.rawValue, change.at])
         }
+    }
+}
+
+/// The commits `JournalStore` handed to GRDB's writer queue: how many are still running, what they
+/// committed, and the first failure, read by the store and by every later write on the queue.
+final class BackgroundCommits: @unchecked Sendable {
+    private let lock = NSLock()
+    private var running = 0
+    private var commits = 0
+    private var changes = 0
+    private var firstFailure: JournalError?
+
+    var outstanding: Int { lock.withLock { running } }
+    var failure: JournalError? { lock.withLock { firstFailure } }
+    var committed: (commits: Int, changes: Int) { lock.withLock { (commits, changes) } }
+
+    func begin() { lock.withLock { running += 1 } }
+
+    func end(changes count: Int, failure: JournalError?) {
+        lock.withLock {
+            running -= 1
+            if let failure {
+                if firstFailure == nil { firstFailure = failure }
+            } else {
+                commits += 1
+                changes += count
+            }
+        }
+    }
+
+    func throwIfFailed() throws {
+        if let failure { throw failure }
     }
 }

@@ -83,7 +83,7 @@ func journalTag(_ path: String) throws -> String {
     /// A server limiting to 1,200 requests a minute with a burst of 10 (GCRA, like The Things Stack): the
     /// client spends the burst, then keeps to the pace the `X-Rate-Limit-*` headers give, so the server
     /// refuses (almost) nothing. The four components at one URL share one pace. Checked in the server's log:
-    /// the requests after the burst arrive at least one interval (50 ms) apart on average.
+    /// the requests after the burst arrive at least one interval (50 ms) apart on average, allowing for one late arrival.
     @Test func aRateLimitedServerIsKeptToItsPace() async throws {
         let fixture = try await MigrationFixture.start(
             v3Options: V3SimulatorLaunchOptions(server: SimServerOptions(rateLimitPerMinute: 1200, rateLimitBurst: 10)))
@@ -98,7 +98,9 @@ func journalTag(_ path: String) throws -> String {
         try #require(accepted.count > 16)
         let paced = accepted.suffix(accepted.count - 12)
         let span = try #require(paced.last).received.timeIntervalSince(try #require(paced.first).received)
-        #expect(span >= Double(paced.count - 1) * 0.05 * 0.9, "\(paced.count) requests after the burst came within \(span) s")
+        // Less 100 ms: on 2 cores shared with the other suites one request may reach the server that much
+        // late and arrive with the next. Unpaced, these requests would all arrive within a few milliseconds.
+        #expect(span >= Double(paced.count - 1) * 0.05 * 0.9 - 0.1, "\(paced.count) requests after the burst came within \(span) s")
     }
 
     /// 10 % 503s, 5 % dropped connections (half after the server applied the request), stalls past the

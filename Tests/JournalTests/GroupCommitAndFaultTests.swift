@@ -36,7 +36,12 @@ import Testing
         try await writer.markInFlight(step: "device:my-app/dev-1:is")
         try await writer.markInFlight(step: "device:my-app/dev-1:js")
         #expect(try await reader.stateCounts()[.inFlight] == 0)
+        // The full batch is handed to the writer queue: it commits without a flush (the delay is an hour).
         try await writer.markInFlight(step: "device:my-app/dev-1:ns")
+        let deadline = ContinuousClock.now + .seconds(10)
+        while try await reader.stateCounts()[.inFlight] != 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
         #expect(try await reader.stateCounts()[.inFlight] == 3)
         #expect(await writer.commitStatistics() == JournalCommitStatistics(commits: 3, changes: 3))
         try await reader.close()
@@ -143,7 +148,9 @@ import Testing
                                             faults: .failWrite(number: 3)))
         try await writer.markInFlight(step: "application:my-app:create")
         let expected = JournalError.writeFailed(path: path, reason: "injected fault in write #3")
-        await #expect(throws: expected) { try await writer.markInFlight(step: "device:my-app/dev-1:is") }
+        // The full batch is committed off the actor, so its failure reaches the next call, at the latest a flush.
+        try await writer.markInFlight(step: "device:my-app/dev-1:is")
+        await #expect(throws: expected) { try await writer.flush() }
         #expect(expected.description == "journal write failed: injected fault in write #3 (\(path)); the run stopped cleanly; fix the cause and run the same command to resume")
         // Every later call gets the same error.
         await #expect(throws: expected) { try await writer.markInFlight(step: "device:my-app/dev-1:js") }
@@ -174,6 +181,30 @@ import Testing
         let reopened = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
         #expect(try await reopened.apiKeys() == [])
         #expect(await reopened.state(of: "api_key:my-app/default:create") == .inFlight)
+        try await reopened.close()
+    }
+
+    /// A commit handed off that fails stops every later write, even one queued before the failure was
+    /// seen: the journal never holds a change whose predecessors were lost.
+    @Test func nothingIsWrittenAfterAFailedHandedOffCommit() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("j.sqlite")
+        // Write 1: run start, 2: plan, 3: the batch of two in-flight marks (handed off), 4: the secret.
+        let writer = try await Fixtures.openPlanned(
+            path, options: Fixtures.options(groupCommit: GroupCommitPolicy(maxBatch: 2, maxDelay: .seconds(3600)),
+                                            faults: .failWrite(number: 3)))
+        try await writer.markInFlight(step: "application:my-app:create")
+        try await writer.markInFlight(step: "api_key:my-app/default:create")
+        let expected = JournalError.writeFailed(path: path, reason: "injected fault in write #3")
+        await #expect(throws: expected) {
+            try await writer.markDone(step: "api_key:my-app/default:create", apiKey: Fixtures.apiKey)
+        }
+        await #expect(throws: expected) { try await writer.markInFlight(step: "device:my-app/dev-1:is") }
+        try await writer.close()
+
+        let reopened = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
+        #expect(try await reopened.apiKeys() == [])
+        #expect(try await reopened.stateCounts()[.pending] == 6)
         try await reopened.close()
     }
 
