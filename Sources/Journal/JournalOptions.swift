@@ -19,8 +19,10 @@ public struct GroupCommitPolicy: Sendable, Hashable {
         self.maxDelay = maxDelay
     }
 
-    /// 64 changes or 200 ms: at most ~5 commits (fsyncs) a second at low rates.
-    public static let standard = GroupCommitPolicy(maxBatch: 64, maxDelay: .milliseconds(200))
+    /// 512 changes or 200 ms: about 5 commits (fsyncs) a second at low rates, and at 3,000 requests a
+    /// second (6,000 changes) about 12 instead of the 94 a 64-change batch would take. A crash loses
+    /// at most 200 ms of changes either way; the batch bound only caps one commit's size.
+    public static let standard = GroupCommitPolicy(maxBatch: 512, maxDelay: .milliseconds(200))
     /// Every change commits (and is durable) before its call returns.
     public static let eachChange = GroupCommitPolicy(maxBatch: 1, maxDelay: .zero)
 
