@@ -233,12 +233,12 @@ public struct MigrationExecutor: Sendable {
                 try await ledger.markInFlight(step.id)
                 await state.countRequest()
                 let result = try await operation.apply(with: client, timeout: options.requestTimeout)
-                if let rateLimit = result.rateLimit { await pacer.observe(rateLimit, limited: false) }
+                if let rateLimit = result.rateLimit { pacer.observe(rateLimit, limited: false) }
                 try await ledger.markDone(step.id, result: result)
                 events(await state.finish(step.id, outcome: .done))
                 return
             } catch let error as V3APIError {
-                await pacer.observe(error.rateLimit, limited: error.status == 429)
+                pacer.observe(error.rateLimit, limited: error.status == 429)
                 if error.isTransient, attempt < options.retry.maxAttempts {
                     // A 5xx may come after the server applied a create: read before sending again.
                     mustReconcile = mustReconcile || (mayRepeat && error.status != 429)

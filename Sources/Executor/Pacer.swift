@@ -9,10 +9,15 @@ import V3Client
 /// they are spaced at the server's rate (with a small margin), so the allowance is never spent twice
 /// and a 429 is rare. After a 429 everyone waits `X-Rate-Limit-Retry`, then requests resume one
 /// interval apart: never a burst into a server that has just refused.
-actor ComponentPacer {
+///
+/// A lock, not an actor: it is asked twice per request and holds it for a few comparisons, so a
+/// hop to an actor's executor would cost more than the work (one of the C = 64 profile's costs).
+final class ComponentPacer: @unchecked Sendable {
     private let clientInterval: Duration?
     /// Requests that may be in flight at once: the allowance below which spacing starts.
     private let inFlight: Int
+    private let lock = NSLock()
+    // Guarded by `lock`.
     /// The spacing the server's answers asked for; nil while the server has allowance to spare.
     private var serverInterval: Duration?
     private var nextSlot: ContinuousClock.Instant = .now
@@ -31,10 +36,13 @@ actor ComponentPacer {
     /// Waits for this request's turn.
     func waitTurn() async throws {
         let now = ContinuousClock.now
-        var slot = max(now, blockedUntil)
-        if let interval = [clientInterval, serverInterval].compactMap({ $0 }).max() {
-            slot = max(slot, nextSlot)
-            nextSlot = slot + interval
+        let slot: ContinuousClock.Instant = lock.withLock {
+            var slot = max(now, blockedUntil)
+            if let interval = [clientInterval, serverInterval].compactMap({ $0 }).max() {
+                slot = max(slot, nextSlot)
+                nextSlot = slot + interval
+            }
+            return slot
         }
         if slot > now { try await Task.sleep(until: slot, clock: .continuous) }
     }
@@ -42,6 +50,10 @@ actor ComponentPacer {
     /// Learns from a response's rate-limit headers (`limited`: it was a 429).
     func observe(_ limit: V3RateLimit, limited: Bool) {
         guard limit.isPresent || limited else { return }
+        lock.withLock { learn(limit, limited: limited) }
+    }
+
+    private func learn(_ limit: V3RateLimit, limited: Bool) {
         // A missing or nonsensical limit (0) says nothing about the interval; one second then.
         let seconds = limit.limit.map { $0 > 0 ? 60 / Double($0) : 1 } ?? 1
         let interval = Duration.milliseconds(Int64((seconds * Self.margin * 1000).rounded(.up)))

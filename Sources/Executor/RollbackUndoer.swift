@@ -119,7 +119,7 @@ public struct Undoer: Sendable {
                 events(await state.finish(step, kind: outcome == .deleted ? .deleted : .alreadyGone))
                 return
             } catch let error as V3APIError {
-                await pacer.observe(error.rateLimit, limited: error.status == 429)
+                pacer.observe(error.rateLimit, limited: error.status == 429)
                 if error.isTransient, attempt < options.retry.maxAttempts {
                     events(await state.retrying(step, "\(step.action.summary): \(error.server) answered \(error.status), retrying"))
                     let delay = options.retry.delay(beforeRetry: attempt)

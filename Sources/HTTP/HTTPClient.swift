@@ -220,10 +220,34 @@ private final class CurlMultiLoop: @unchecked Sendable {
     }
 }
 
-/// Accumulates the body and header lines during one transfer.
+/// Accumulates the body and the header fields during one transfer.
 private final class TransferSink {
     var body = Data()
-    var headerLines: [String] = []
+    var headers = HTTPHeaders()
+
+    /// Takes one header line as libcurl hands it over (`Name: value\r\n`, or a status line, which
+    /// starts the headers of a new response, as after a `100 Continue`). Parsed as bytes: the
+    /// Foundation trimming it replaces cost a bridge to NSString per line.
+    func takeHeaderLine(_ line: UnsafeRawBufferPointer) {
+        let bytes = line.bindMemory(to: UInt8.self)
+        if bytes.starts(with: Self.statusLinePrefix) {
+            headers = HTTPHeaders()
+            return
+        }
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return }
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        var nameEnd = colon
+        while nameEnd > bytes.startIndex, isSpace(bytes[nameEnd - 1]) { nameEnd -= 1 }
+        var valueStart = colon + 1
+        var valueEnd = bytes.endIndex
+        while valueStart < valueEnd, isSpace(bytes[valueStart]) { valueStart += 1 }
+        while valueEnd > valueStart, isSpace(bytes[valueEnd - 1]) { valueEnd -= 1 }
+        headers.append(
+            name: String(decoding: UnsafeBufferPointer(rebasing: bytes[bytes.startIndex..<nameEnd]), as: UTF8.self),
+            value: String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<valueEnd]), as: UTF8.self))
+    }
+
+    private static let statusLinePrefix = Array("HTTP/".utf8)
 }
 
 /// One libcurl easy handle, used by one transfer at a time on the loop thread.
@@ -304,11 +328,7 @@ private final class EasyHandle {
         ttnm_easy_setopt_write_cb(handle, CURLOPT_HEADERFUNCTION) { pointer, size, count, context in
             let sink = Unmanaged<TransferSink>.fromOpaque(context!).takeUnretainedValue()
             let total = size * count
-            if let pointer {
-                let line = String(decoding: UnsafeRawBufferPointer(start: pointer, count: total), as: UTF8.self)
-                if line.hasPrefix("HTTP/") { sink.headerLines.removeAll() }
-                sink.headerLines.append(line)
-            }
+            if let pointer { sink.takeHeaderLine(UnsafeRawBufferPointer(start: pointer, count: total)) }
             return total
         }
         ttnm_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, sinkPointer)
@@ -322,14 +342,7 @@ private final class EasyHandle {
         }
         var status = 0
         ttnm_easy_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
-        var headers = HTTPHeaders()
-        for line in sink.headerLines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = line[..<colon].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-            headers.append(name: name, value: value)
-        }
-        return .success(HTTPResponse(status: status, headers: headers, body: sink.body, url: request.url))
+        return .success(HTTPResponse(status: status, headers: sink.headers, body: sink.body, url: request.url))
     }
 
     static func milliseconds(_ duration: Duration) -> Int {
