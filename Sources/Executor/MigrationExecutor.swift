@@ -235,7 +235,7 @@ public struct MigrationExecutor: Sendable {
                 let result = try await operation.apply(with: client, timeout: options.requestTimeout)
                 if let rateLimit = result.rateLimit { pacer.observe(rateLimit, limited: false) }
                 try await ledger.markDone(step.id, result: result)
-                events(await state.finish(step.id, outcome: .done))
+                events(await state.finish(step.id, outcome: result.wasAlreadyInV3 ? .alreadyDone : .done))
                 return
             } catch let error as V3APIError {
                 pacer.observe(error.rateLimit, limited: error.status == 429)

@@ -74,11 +74,15 @@ public struct OperationResult: Sendable, Equatable {
     public var apiKeySecret: String?
     /// The server's `X-Rate-Limit-*` headers on the answer, when it sent any (the executor paces by them).
     public var rateLimit: V3RateLimit?
+    /// True when the create was refused as taken and reading back found exactly what it would write:
+    /// nothing was written, so the step counts as already in v3.
+    public var wasAlreadyInV3: Bool
 
-    public init(apiKeyID: String? = nil, apiKeySecret: String? = nil, rateLimit: V3RateLimit? = nil) {
+    public init(apiKeyID: String? = nil, apiKeySecret: String? = nil, rateLimit: V3RateLimit? = nil, wasAlreadyInV3: Bool = false) {
         self.apiKeyID = apiKeyID
         self.apiKeySecret = apiKeySecret
         self.rateLimit = rateLimit
+        self.wasAlreadyInV3 = wasAlreadyInV3
     }
 }
 
@@ -162,7 +166,7 @@ extension V3Operation {
         } catch let error as V3APIError where error.isConflict && kind == .create {
             switch try await reconcile(with: client, hasStoredSecret: false) {
             case .done:
-                return OperationResult()
+                return OperationResult(wasAlreadyInV3: true)
             case .absent:
                 throw ConflictError(
                     summary: summary, reason: "v3 says it is taken (\(error.details?.formattedMessage ?? error.message)) but this key cannot read it: it belongs to someone else or was deleted (deleted IDs stay taken)",

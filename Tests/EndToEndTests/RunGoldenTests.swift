@@ -80,6 +80,29 @@ func journalTag(_ path: String) throws -> String {
         #expect(try normalizedState(fixture, tag: journalTag(fixture.journal)) == goldenState())
     }
 
+    /// The journal is lost and the same estate migrated again with a new one: the creates v3 refuses as
+    /// taken are read back, found identical and counted as already in v3, not as done; the API keys (whose
+    /// names carry the new run's tag) are made anew; nothing fails.
+    @Test func aLostJournalConvergesAndCountsWhatWasAlreadyThere() async throws {
+        let fixture = try await MigrationFixture.start()
+        defer { Task { await fixture.stop() } }
+        let first = try await fixture.run()
+        #expect(first.summary.failed.isEmpty && first.summary.alreadyDone == 0)
+        for file in [fixture.journal, fixture.journal + "-wal", fixture.journal + "-shm", fixture.journal + ".lock",
+                     MigrationRunner.frozenSnapshotPath(journal: fixture.journal)]
+        where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.removeItem(atPath: file)
+        }
+        let before = fixture.v3.identityServer.requestLog.count
+        let again = try await fixture.run()
+        #expect(again.summary.failed.isEmpty, "\(again.summary.failed)")
+        #expect(!again.resumed)
+        let refusedAsTaken = fixture.v3.identityServer.requestLog.dropFirst(before).filter { $0.method == "POST" && $0.status == 409 }
+        #expect(!refusedAsTaken.isEmpty)
+        #expect(again.summary.alreadyDone == refusedAsTaken.count, "done \(again.summary.done), already \(again.summary.alreadyDone)")
+        #expect(again.summary.done + again.summary.alreadyDone == first.summary.done)
+    }
+
     /// A server limiting to 1,200 requests a minute with a burst of 10 (GCRA, like The Things Stack): the
     /// client spends the burst, then keeps to the pace the `X-Rate-Limit-*` headers give, so the server
     /// refuses (almost) nothing. The four components at one URL share one pace. Checked in the server's log:
