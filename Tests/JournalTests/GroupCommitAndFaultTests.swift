@@ -139,13 +139,18 @@ import Testing
         #expect(!"\(record)".contains("SECRET"))
     }
 
+    /// A planned journal committing every 2 changes (never by time) whose write `number` fails.
+    static func openInBatchesOfTwo(_ path: String, failingWrite number: Int) async throws -> JournalStore {
+        try await Fixtures.openPlanned(
+            path, options: Fixtures.options(groupCommit: GroupCommitPolicy(maxBatch: 2, maxDelay: .seconds(3600)),
+                                            faults: .failWrite(number: number)))
+    }
+
     @Test func injectedWriteFailureStopsCleanlyAndResumes() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("j.sqlite")
         // Write 1: run start, 2: plan, 3: the first batch of two changes.
-        let writer = try await Fixtures.openPlanned(
-            path, options: Fixtures.options(groupCommit: GroupCommitPolicy(maxBatch: 2, maxDelay: .seconds(3600)),
-                                            faults: .failWrite(number: 3)))
+        let writer = try await Self.openInBatchesOfTwo(path, failingWrite: 3)
         try await writer.markInFlight(step: "application:my-app:create")
         let expected = JournalError.writeFailed(path: path, reason: "injected fault in write #3")
         // The full batch is committed off the actor, so its failure reaches the next call, at the latest a flush.
@@ -190,9 +195,7 @@ import Testing
         let directory = try TemporaryDirectory()
         let path = directory.file("j.sqlite")
         // Write 1: run start, 2: plan, 3: the batch of two in-flight marks (handed off), 4: the secret.
-        let writer = try await Fixtures.openPlanned(
-            path, options: Fixtures.options(groupCommit: GroupCommitPolicy(maxBatch: 2, maxDelay: .seconds(3600)),
-                                            faults: .failWrite(number: 3)))
+        let writer = try await Self.openInBatchesOfTwo(path, failingWrite: 3)
         try await writer.markInFlight(step: "application:my-app:create")
         try await writer.markInFlight(step: "api_key:my-app/default:create")
         let expected = JournalError.writeFailed(path: path, reason: "injected fault in write #3")
