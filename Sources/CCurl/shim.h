@@ -16,4 +16,147 @@ static inline CURLcode ttnm_easy_getinfo_long(CURL *h, CURLINFO i, long *v) { re
 static inline CURLcode ttnm_easy_getinfo_string(CURL *h, CURLINFO i, char **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode ttnm_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
 static inline CURLcode ttnm_easy_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
+
+typedef int (*ttnm_socket_cb)(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
+typedef int (*ttnm_timer_cb)(CURLM *multi, long timeout_ms, void *userp);
+static inline CURLMcode ttnm_multi_setopt_socket_cb(CURLM *m, ttnm_socket_cb v) { return curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, v); }
+static inline CURLMcode ttnm_multi_setopt_timer_cb(CURLM *m, ttnm_timer_cb v) { return curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, v); }
+static inline CURLMcode ttnm_multi_setopt_pointer(CURLM *m, CURLMoption o, void *v) { return curl_multi_setopt(m, o, v); }
+
+// A readiness poller for the HTTP loop's sockets (curl_multi_socket_action), with a wake-up that any
+// thread may trigger. Linux: epoll and an eventfd (glibc's packed `struct epoll_event` stays in C).
+// Elsewhere: poll(2) over the watched descriptors and a pipe.
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#if defined(__linux__) && !defined(TTNM_POLLER_USE_POLL)
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+typedef struct ttnm_poller { int epfd; int wake; } ttnm_poller;
+
+static inline ttnm_poller *ttnm_poller_create(void) {
+    ttnm_poller *p = (ttnm_poller *)calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->epfd = epoll_create1(EPOLL_CLOEXEC);
+    p->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event event = {0};
+    event.events = EPOLLIN;
+    event.data.fd = p->wake;
+    if (p->epfd < 0 || p->wake < 0 || epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->wake, &event) != 0) {
+        if (p->epfd >= 0) close(p->epfd);
+        if (p->wake >= 0) close(p->wake);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+static inline void ttnm_poller_destroy(ttnm_poller *p) { close(p->epfd); close(p->wake); free(p); }
+static inline void ttnm_poller_wake(ttnm_poller *p) { uint64_t one = 1; ssize_t n = write(p->wake, &one, sizeof one); (void)n; }
+// Watches `fd` for reading and/or writing (adding it if new); `in` and `out` both 0 stops watching it.
+static inline int ttnm_poller_watch(ttnm_poller *p, int fd, int in, int out) {
+    if (!in && !out) return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    struct epoll_event event = {0};
+    event.events = (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0);
+    event.data.fd = fd;
+    if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &event) == 0) return 0;
+    if (errno != ENOENT) return -1;
+    return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &event);
+}
+// Waits up to `timeout_ms` for ready descriptors: their fds and CURL_CSELECT_* masks go to the arrays (at
+// most `max`); a wake-up is consumed and not reported. Returns how many, or -1 (EINTR: 0).
+static inline int ttnm_poller_wait(ttnm_poller *p, int *fds, int *masks, int max, int timeout_ms) {
+    struct epoll_event events[128];
+    if (max > 128) max = 128;
+    int n = epoll_wait(p->epfd, events, max, timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -1;
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (events[i].data.fd == p->wake) {
+            uint64_t value;
+            ssize_t r = read(p->wake, &value, sizeof value);
+            (void)r;
+            continue;
+        }
+        int mask = 0;
+        if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
+        if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+        if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+        fds[count] = events[i].data.fd;
+        masks[count] = mask;
+        count++;
+    }
+    return count;
+}
+#else
+#include <poll.h>
+
+// Slot 0 is the wake-up pipe's read end; the watched sockets follow.
+typedef struct ttnm_poller { int wake_write; nfds_t count; nfds_t capacity; struct pollfd *fds; } ttnm_poller;
+
+static inline ttnm_poller *ttnm_poller_create(void) {
+    ttnm_poller *p = (ttnm_poller *)calloc(1, sizeof *p);
+    int ends[2];
+    if (!p || pipe(ends) != 0) { free(p); return NULL; }
+    for (int i = 0; i < 2; i++) {
+        fcntl(ends[i], F_SETFL, fcntl(ends[i], F_GETFL) | O_NONBLOCK);
+        fcntl(ends[i], F_SETFD, FD_CLOEXEC);
+    }
+    p->capacity = 16;
+    p->fds = (struct pollfd *)calloc(p->capacity, sizeof *p->fds);
+    if (!p->fds) { close(ends[0]); close(ends[1]); free(p); return NULL; }
+    p->fds[0].fd = ends[0];
+    p->fds[0].events = POLLIN;
+    p->count = 1;
+    p->wake_write = ends[1];
+    return p;
+}
+static inline void ttnm_poller_destroy(ttnm_poller *p) { close(p->fds[0].fd); close(p->wake_write); free(p->fds); free(p); }
+static inline void ttnm_poller_wake(ttnm_poller *p) { char one = 1; ssize_t n = write(p->wake_write, &one, 1); (void)n; }
+static inline int ttnm_poller_watch(ttnm_poller *p, int fd, int in, int out) {
+    nfds_t i = 1;
+    while (i < p->count && p->fds[i].fd != fd) i++;
+    if (!in && !out) {
+        if (i < p->count) p->fds[i] = p->fds[--p->count];
+        return 0;
+    }
+    if (i == p->count) {
+        if (p->count == p->capacity) {
+            struct pollfd *grown = (struct pollfd *)realloc(p->fds, 2 * p->capacity * sizeof *p->fds);
+            if (!grown) return -1;
+            p->fds = grown;
+            p->capacity *= 2;
+        }
+        p->fds[i].fd = fd;
+        p->count++;
+    }
+    p->fds[i].events = (short)((in ? POLLIN : 0) | (out ? POLLOUT : 0));
+    p->fds[i].revents = 0;
+    return 0;
+}
+static inline int ttnm_poller_wait(ttnm_poller *p, int *fds, int *masks, int max, int timeout_ms) {
+    int n = poll(p->fds, p->count, timeout_ms);
+    if (n < 0) return errno == EINTR ? 0 : -1;
+    if (p->fds[0].revents & POLLIN) {
+        char buffer[64];
+        while (read(p->fds[0].fd, buffer, sizeof buffer) > 0) {}
+    }
+    int count = 0;
+    for (nfds_t i = 1; i < p->count && count < max; i++) {
+        short revents = p->fds[i].revents;
+        if (!revents) continue;
+        int mask = 0;
+        if (revents & POLLIN) mask |= CURL_CSELECT_IN;
+        if (revents & POLLOUT) mask |= CURL_CSELECT_OUT;
+        if (revents & (POLLERR | POLLHUP | POLLNVAL)) mask |= CURL_CSELECT_ERR;
+        fds[count] = p->fds[i].fd;
+        masks[count] = mask;
+        count++;
+    }
+    return count;
+}
+#endif
 #endif

@@ -219,7 +219,14 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
         // IS up, JS/NS/AS down: each device's IS step is done, its other steps fail after the retries.
         let fixture = try await StatusFixture.start(split: true)
         defer { Task { await fixture.stop() } }
-        await fixture.v3.cluster.stop()
+        // The cluster's URL points at a port held but not listening: a stopped server's port could be taken
+        // by a parallel test's server, which would answer instead of refusing.
+        let refusing = try ReservedPort()
+        defer { refusing.release() }
+        let downCluster = "http://127.0.0.1:\(refusing.port)"
+        let configuration = try String(contentsOfFile: fixture.config, encoding: .utf8)
+        try configuration.replacingOccurrences(of: fixture.v3.clusterURL, with: downCluster)
+            .write(toFile: fixture.config, atomically: false, encoding: .utf8)
         let run = await fixture.run()
         #expect(run.code == 1)
 
@@ -246,7 +253,7 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
         #expect(finishLine.hasSuffix("--journal \(fixture.journal)"))
         #expect(removeLine.hasSuffix("--journal \(fixture.journal) --on-device-failure rollback"))
         #expect(table.out.contains("    entity: device sensors/dev-1 on JS\n    error: "))
-        #expect(table.out.contains("cannot connect to \(fixture.v3.clusterURL)"))
+        #expect(table.out.contains("cannot connect to \(downCluster)"))
 
         let json = await fixture.status(["--format", "json"])
         let document = try jsonObject(json.out)

@@ -73,7 +73,7 @@ import Darwin
         let directory = try TemporaryDirectory()
         let path = directory.file("j.sqlite")
         // A holder on its own thread (as another process would be) lets go after 200 ms.
-        try holdTheLock(of: path, for: .milliseconds(200))
+        try holdTheLock(of: path, forMilliseconds: 200)
         #expect(throws: JournalError.inUse(path: path)) { try JournalLock.acquire(journalPath: path, patience: .zero) }
         // Within the writer's patience (1 s) the lock comes free, so this open succeeds.
         let second = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
@@ -161,8 +161,13 @@ import Darwin
     }
 }
 
-/// Takes the writer lock of the journal at `path` and lets go of it on another thread after `interval`.
-private func holdTheLock(of path: String, for interval: DispatchTimeInterval) throws {
+/// Takes the writer lock of the journal at `path` and lets go of it on a thread of its own (not Dispatch's
+/// pool, which a loaded machine may keep busy for longer) after `milliseconds`.
+private func holdTheLock(of path: String, forMilliseconds milliseconds: UInt32) throws {
     let holder = try JournalLock.acquire(journalPath: path)
-    DispatchQueue.global().asyncAfter(deadline: .now() + interval) { withExtendedLifetime(holder) {} }
+    let thread = Thread {
+        usleep(milliseconds * 1000)
+        withExtendedLifetime(holder) {}
+    }
+    thread.start()
 }
