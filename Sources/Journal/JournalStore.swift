@@ -414,9 +414,17 @@ public actor JournalStore {
 
     /// Marks a step done and stores the API key it created, secret included, in the same transaction;
     /// the transaction (and every change waiting before it) is committed before this returns.
-    public func markDone(step id: String, result: [String: String] = [:], apiKey: CreatedAPIKey) throws {
+    ///
+    /// The commit runs on the writer queue while this waits, so neither the actor nor a thread of the
+    /// cooperative pool is held for its fsync.
+    public func markDone(step id: String, result: [String: String] = [:], apiKey: CreatedAPIKey) async throws {
         try record(prepare(id, to: .done, payload: .done(result: StoreSupport.json(result), apiKey: apiKey)))
-        try commitPending()
+        if !pending.isEmpty || background.outstanding > 0 {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                commitInBackground(then: { done.resume() })
+            }
+        }
+        try throwIfFailed()
     }
 
     /// Records a failure (`in_flight` → `failed`, or from `pending`/`failed` when reconciliation found the
@@ -625,8 +633,19 @@ public actor JournalStore {
     /// blocks neither this actor nor a thread of Swift's cooperative pool (2 on this machine), which
     /// a C = 64 run needs for its requests (`reference/swift-notes.md`, SQLite commit rates). The
     /// queue is serial, so commits stay in order; the first that fails stops every later write.
-    private func commitInBackground() {
-        guard failure == nil, !pending.isEmpty, let pool else { return }
+    ///
+    /// `then` runs once this commit (and so every one before it) has ended; with `then`, an empty batch
+    /// is still queued, as a barrier behind the commits handed off before.
+    private func commitInBackground(then: (@Sendable () -> Void)? = nil) {
+        guard failure == nil, let pool else {
+            then?()
+            return
+        }
+        guard !pending.isEmpty else {
+            // GRDB's writer is one serial queue: this runs after every commit queued before it.
+            if let then { pool.asyncWriteWithoutTransaction { _ in then() } }
+            return
+        }
         let batch = pending
         pending.removeAll(keepingCapacity: true)
         writeNumber += 1
@@ -644,6 +663,7 @@ public actor JournalStore {
             case .success: background.end(changes: batch.count, failure: nil)
             case .failure(let error): background.end(changes: 0, failure: Self.writeError(error, path: path))
             }
+            then?()
         })
     }
 
