@@ -24,6 +24,8 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "HTTP", dependencies: ["CCurl", .product(name: "Logging", package: "swift-log")]),
+        // posix_spawn with every descriptor above 2 closed in the child (`Simulator/SpawnedProcess.swift`).
+        .target(name: "CSpawn"),
         // Reference tables (raw data, provenance in Sources/ReferenceData/PROVENANCE.md), shared by the
         // client's V3Model and the simulators, each parsing them with its own code (DESIGN.md §5).
         .target(name: "ReferenceData", exclude: ["PROVENANCE.md", "Data"]),
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "Simulator",
             dependencies: [
-                "ReferenceData", .product(name: "NIOCore", package: "swift-nio"),
+                "ReferenceData", "CSpawn", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),

@@ -1,5 +1,6 @@
 import Foundation
 import HTTP
+import Simulator
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -13,7 +14,7 @@ import Darwin
 /// `/_sim/stats` reports it (`process_cpu_seconds`). In one process the two could not be told apart: the HTTP
 /// server's work runs on the same threads as the client's.
 final class BenchSimulatorProcess: @unchecked Sendable {
-    let process: Process
+    let process: SpawnedProcess
     /// The v3 simulator's base URL (all components on one address).
     let v3URL: String
     /// The 0600 file the child wrote its generated API key to.
@@ -21,7 +22,7 @@ final class BenchSimulatorProcess: @unchecked Sendable {
     private let errorLog: String
     private let http = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(60)))
 
-    private init(process: Process, v3URL: String, apiKeyFile: String, errorLog: String) {
+    private init(process: SpawnedProcess, v3URL: String, apiKeyFile: String, errorLog: String) {
         self.process = process
         self.v3URL = v3URL
         self.apiKeyFile = apiKeyFile
@@ -40,13 +41,7 @@ final class BenchSimulatorProcess: @unchecked Sendable {
             throw BenchError.setup("cannot write \(estateFile)")
         }
         let errorLog = directory + "/simulator.log"
-        guard FileManager.default.createFile(atPath: errorLog, contents: nil, attributes: [.posixPermissions: 0o600]),
-              let errorHandle = FileHandle(forWritingAtPath: errorLog) else {
-            throw BenchError.setup("cannot write \(errorLog)")
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = [
+        let arguments = [
             "simulate", "--v2-data", estateFile, "--v3-users", users.joined(separator: ","),
             "--latency-ms", String(latencyMilliseconds), "--secrets-dir", directory,
         ] + (rateLimitPerMinute.map { ["--rate-limit", String($0)] } ?? [])
@@ -54,23 +49,19 @@ final class BenchSimulatorProcess: @unchecked Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["TTN_V2_TOKEN"] = nil
         environment["TTN_V3_API_KEY"] = nil
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = errorHandle
-        process.standardInput = FileHandle.nullDevice
+        let process: SpawnedProcess
         do {
-            try process.run()
+            process = try SpawnedProcess(
+                executable: executable, arguments: arguments, environment: environment, standardOutput: .pipe, standardError: .file(errorLog))
         } catch {
-            throw BenchError.simulator("cannot start \(executable) simulate: \(error.localizedDescription)")
+            throw BenchError.simulator("cannot start \(executable) simulate: \(error)")
         }
-        try? errorHandle.close()
 
-        let line = await firstLine(of: output.fileHandleForReading, timeout: 60)
+        let line = await firstLine(of: process.output!, timeout: 60)
         guard let line, let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let v3URL = object["v3_identity_server"] as? String, let keyFile = object["v3_api_key_file"] as? String else {
             let log = (try? String(contentsOfFile: errorLog, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            if process.isRunning { process.terminate() }
+            process.send(SIGTERM)
             throw BenchError.simulator(
                 "\(executable) simulate did not print its URLs" + (log.isEmpty ? "" : ": \(log)")
                     + "; check that it is a ttn-migrate binary of this version (or pass --simulator-executable)")
@@ -162,14 +153,14 @@ final class BenchSimulatorProcess: @unchecked Sendable {
     /// SIGTERM (the simulator stops its servers and exits), SIGKILL after 10 s.
     func stop() async {
         guard process.isRunning else { return }
-        process.terminate()
+        process.send(SIGTERM)
         let deadline = ContinuousClock.now + .seconds(10)
         while process.isRunning, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(20))
         }
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            process.send(SIGKILL)
+            _ = await process.terminated()
         }
     }
 

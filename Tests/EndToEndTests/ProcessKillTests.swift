@@ -13,33 +13,30 @@ func executablePath() -> String {
 
 /// A child process with its stdout readable line by line.
 final class ChildProcess: @unchecked Sendable {
-    let process = Process()
-    let output = Pipe()
-    let errors = Pipe()
+    let process: SpawnedProcess
+    let output: FileHandle
+    let errors: FileHandle
 
     init(_ arguments: [String], environment: [String: String] = [:]) throws {
-        process.executableURL = URL(fileURLWithPath: executablePath())
-        process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
-        process.environment = env
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
+        process = try SpawnedProcess(executable: executablePath(), arguments: arguments, environment: env, standardOutput: .pipe, standardError: .pipe)
+        output = process.output!
+        errors = process.errors!
     }
 
     /// The first line the process prints.
     func firstLine() -> String {
         var data = Data()
         while true {
-            let byte = output.fileHandleForReading.readData(ofLength: 1)
+            let byte = output.readData(ofLength: 1)
             if byte.isEmpty || byte == Data("\n".utf8) { break }
             data.append(byte)
         }
         return String(decoding: data, as: UTF8.self)
     }
 
-    func kill() { Foundation.kill(process.processIdentifier, SIGKILL) }
+    func kill() { process.send(SIGKILL) }
 
     /// Sends `signal` once the process has printed `count` lines containing `marker` on stdout; false when the
     /// process ended first. Reads on a thread of its own, so a busy test process cannot delay the signal past
@@ -50,7 +47,7 @@ final class ChildProcess: @unchecked Sendable {
                 var seen = 0
                 var pending = Data()
                 while seen < count {
-                    let chunk = output.fileHandleForReading.availableData
+                    let chunk = output.availableData
                     if chunk.isEmpty {
                         continuation.resume(returning: false)
                         return
@@ -61,7 +58,7 @@ final class ChildProcess: @unchecked Sendable {
                         pending.removeSubrange(pending.startIndex...newline)
                     }
                 }
-                Foundation.kill(process.processIdentifier, signal)
+                process.send(signal)
                 continuation.resume(returning: true)
             }
             reader.start()
@@ -69,14 +66,12 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Everything written to stderr (after the process ended).
-    func errorText() -> String { String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+    func errorText() -> String { String(decoding: errors.readDataToEndOfFile(), as: UTF8.self) }
 
-    func interrupt() { Foundation.kill(process.processIdentifier, SIGINT) }
+    func interrupt() { process.send(SIGINT) }
 
-    func wait() -> Int32 {
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
+    /// Waits for the end; the exit code (128 + the signal for one that killed it).
+    func wait() -> Int32 { process.waitUntilExit().code }
 }
 
 /// The example estate served by `ttn-migrate simulate` in a child process, and a configuration for it.
@@ -145,7 +140,7 @@ struct SimulatorProcessFixture {
                 break
             }
             let status = run.wait()
-            #expect(run.process.terminationReason == .uncaughtSignal || status == 0)
+            #expect(run.process.waitUntilExit() == .signaled(SIGKILL) || status == 0)
         }
         let final = try ChildProcess(runArguments)
         #expect(final.wait() == 0)

@@ -113,23 +113,11 @@ func runExecutable(_ arguments: [String], environment: [String: String], in dire
 {
     let outPath = directory.file("\(name).stdout")
     let errPath = directory.file("\(name).stderr")
-    try Data().write(to: URL(fileURLWithPath: outPath))
-    try Data().write(to: URL(fileURLWithPath: errPath))
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executablePath())
-    process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (key, value) in environment { env[key] = value }
-    process.environment = env
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-    let code = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
-    }
+    let process = try SpawnedProcess(
+        executable: executablePath(), arguments: arguments, environment: env, standardOutput: .file(outPath), standardError: .file(errPath))
+    let code = await process.terminated().code
     return (code, try String(contentsOfFile: outPath, encoding: .utf8), try String(contentsOfFile: errPath, encoding: .utf8))
 }
 

@@ -33,18 +33,8 @@ struct TestCertificateAuthority {
 /// a missing tool or a non-zero exit is an error (the TLS tests fail, never skip, without it).
 @discardableResult
 func runTool(_ name: String, _ arguments: [String], timeout: Duration = .seconds(30)) async throws -> Int32 {
-    let process = Process()
-    process.executableURL = try toolURL(name)
-    process.arguments = arguments
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        do { try process.run() } catch {
-            process.terminationHandler = nil
-            continuation.resume(throwing: error)
-        }
-    }
+    let process = try SpawnedProcess(executable: try toolURL(name).path, arguments: arguments)
+    let status = await process.terminated().code
     guard status == 0 else { throw ToolError.failed("\(name) \(arguments.joined(separator: " ")) exited with \(status)") }
     return status
 }
@@ -72,10 +62,10 @@ func toolURL(_ name: String) throws -> URL {
 
 /// A TLS front (Debian's `stunnel4`) on 127.0.0.1 before a plain-HTTP server of the test.
 final class TLSFront: @unchecked Sendable {
-    private let process: Process
+    private let process: SpawnedProcess
     let port: Int
 
-    private init(process: Process, port: Int) {
+    private init(process: SpawnedProcess, port: Int) {
         self.process = process
         self.port = port
     }
@@ -102,12 +92,7 @@ final class TLSFront: @unchecked Sendable {
                 key = \(authority.key)
 
                 """)
-            let process = Process()
-            process.executableURL = binary
-            process.arguments = [config]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try SpawnedProcess(executable: binary.path, arguments: [config])
             let front = TLSFront(process: process, port: port)
             for _ in 0..<100 where process.isRunning {
                 if canConnect(port: port) { return front }
@@ -118,10 +103,9 @@ final class TLSFront: @unchecked Sendable {
         throw ToolError.failed("stunnel4 did not start listening in front of port \(backendPort)")
     }
 
-    /// Kills stunnel with SIGKILL: started from the test process it inherits a signal mask that blocks
-    /// SIGTERM, so `terminate()` would leave it running.
+    /// Kills stunnel (SIGKILL: it needs no clean shutdown).
     func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.send(SIGKILL)
     }
 
     deinit { stop() }
