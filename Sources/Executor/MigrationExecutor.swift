@@ -233,7 +233,7 @@ public struct MigrationExecutor: Sendable {
                 try await ledger.markInFlight(step.id)
                 await state.countRequest()
                 let result = try await operation.apply(with: client, timeout: options.requestTimeout)
-                if let rateLimit = result.rateLimit { pacer.observe(rateLimit, limited: false) }
+                pacer.observe(result.rateLimit, limited: false)
                 try await ledger.markDone(step.id, result: result)
                 events(await state.finish(step.id, outcome: result.wasAlreadyInV3 ? .alreadyDone : .done))
                 return

@@ -47,29 +47,39 @@ final class ComponentPacer: @unchecked Sendable {
         if slot > now { try await Task.sleep(until: slot, clock: .continuous) }
     }
 
-    /// Learns from a response's rate-limit headers (`limited`: it was a 429).
-    func observe(_ limit: V3RateLimit, limited: Bool) {
-        guard limit.isPresent || limited else { return }
+    /// Learns from an answer's rate-limit headers (`limited`: it was a 429; nil: none were sent).
+    func observe(_ limit: V3RateLimit?, limited: Bool) {
+        guard let limit, limit.isPresent || limited else { return }
         lock.withLock { learn(limit, limited: limited) }
     }
 
+    /// The spacing the server's answers currently ask for (nil: none), for tests.
+    var serverSpacing: Duration? { lock.withLock { serverInterval } }
+
+    /// Spacing needs the server's rate: only an `X-Rate-Limit-Limit` above 0 sets it. A 429 without one (a
+    /// proxy's, or an injected fault) holds every request for its `X-Rate-Limit-Retry` (one second when it
+    /// gives none) and sets no spacing: a spacing of a guessed second would have no answer to lift it and
+    /// keep the rest of the run at one request a second.
     private func learn(_ limit: V3RateLimit, limited: Bool) {
-        // A missing or nonsensical limit (0) says nothing about the interval; one second then.
-        let seconds = limit.limit.map { $0 > 0 ? 60 / Double($0) : 1 } ?? 1
-        let interval = Duration.milliseconds(Int64((seconds * Self.margin * 1000).rounded(.up)))
-        let available = limit.available ?? (limited ? 0 : Int.max)
-        if limited || available <= inFlight {
-            serverInterval = interval
-        } else if available > 2 * inFlight {
-            serverInterval = nil
+        let perMinute = limit.limit.flatMap { $0 > 0 ? $0 : nil }
+        let seconds = perMinute.map { 60 / Double($0) }
+        if let seconds {
+            let interval = Duration.milliseconds(Int64((seconds * Self.margin * 1000).rounded(.up)))
+            let available = limit.available ?? (limited ? 0 : Int.max)
+            if limited || available <= inFlight {
+                serverInterval = interval
+            } else if available > 2 * inFlight {
+                serverInterval = nil
+            }
         }
         guard limited else { return }
-        // `X-Rate-Limit-Retry` is whole seconds and often 0 while still limited (§15): at least one
-        // interval, and one second when the server gave no retry at all. Requests after it are spaced.
-        let wait = min(max(limit.retry.map(Double.init) ?? 1, seconds), 60)
+        // `X-Rate-Limit-Retry` is whole seconds and often 0 while still limited (§15): at least one interval,
+        // and one second when the server gave no retry at all. Requests after it are spaced by the interval.
+        let wait = min(max(limit.retry.map(Double.init) ?? 1, seconds ?? 1), 60)
         blockedUntil = max(blockedUntil, .now + .milliseconds(Int64(wait * 1000)))
         nextSlot = max(nextSlot, blockedUntil)
     }
+
 }
 
 extension ComponentPacer {

@@ -136,8 +136,6 @@ private final class CurlMultiLoop: @unchecked Sendable {
     // Owned by the loop thread.
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idleHandles: [EasyHandle] = []
-    /// When libcurl next wants `CURL_SOCKET_TIMEOUT` (its timer callback); nil: no timer.
-    private var timerDeadline: ContinuousClock.Instant?
     private let poller: UnsafeMutablePointer<ttnm_poller>
 
     init() {
@@ -147,18 +145,11 @@ private final class CurlMultiLoop: @unchecked Sendable {
         self.poller = poller
         // Keep a connection per transfer that may be in flight at once (the default cache is 4 per handle added).
         ttnm_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, 512)
-        let me = Unmanaged.passUnretained(self).toOpaque()
-        ttnm_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, me)
-        ttnm_multi_setopt_pointer(multi, CURLMOPT_TIMERDATA, me)
+        ttnm_multi_setopt_pointer(multi, CURLMOPT_SOCKETDATA, Unmanaged.passUnretained(self).toOpaque())
         ttnm_multi_setopt_socket_cb(multi) { _, socket, what, context, _ in
             let loop = Unmanaged<CurlMultiLoop>.fromOpaque(context!).takeUnretainedValue()
             let remove = what == CURL_POLL_REMOVE
             _ = ttnm_poller_watch(loop.poller, socket, remove ? 0 : (what & CURL_POLL_IN), remove ? 0 : (what & CURL_POLL_OUT))
-            return 0
-        }
-        ttnm_multi_setopt_timer_cb(multi) { _, milliseconds, context in
-            let loop = Unmanaged<CurlMultiLoop>.fromOpaque(context!).takeUnretainedValue()
-            loop.timerDeadline = milliseconds < 0 ? nil : .now + .milliseconds(milliseconds)
             return 0
         }
     }
@@ -208,18 +199,19 @@ private final class CurlMultiLoop: @unchecked Sendable {
             }
             for transfer in incoming { add(transfer) }
             if isClosing && active.isEmpty { break }
-            var wait: Int32 = 1000
-            if let deadline = timerDeadline {
-                let left = deadline - .now
-                wait = left <= .zero ? 0 : Int32(min(EasyHandle.milliseconds(left) + 1, 1000))
+            // libcurl's next deadline (a connect or request timeout, a transfer to start), asked every time
+            // rather than taken from its timer callback: that one is not called again for a deadline it
+            // reported before, so a deadline handled a moment early would be lost and its transfer hang.
+            var next = -1
+            curl_multi_timeout(multi, &next)
+            if next == 0 {
+                curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
+                finishCompleted()
+                continue
             }
-            let ready = ttnm_poller_wait(poller, &descriptors, &masks, 128, wait)
+            let ready = ttnm_poller_wait(poller, &descriptors, &masks, 128, next < 0 ? 1000 : Int32(min(next, 1000)))
             for index in 0..<max(0, Int(ready)) {
                 curl_multi_socket_action(multi, descriptors[index], masks[index], &running)
-            }
-            if let deadline = timerDeadline, deadline <= .now {
-                timerDeadline = nil
-                curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running)
             }
             finishCompleted()
         }
