@@ -18,9 +18,7 @@ static inline CURLMcode ttnm_multi_setopt_long(CURLM *m, CURLMoption o, long v) 
 static inline CURLcode ttnm_easy_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
 
 typedef int (*ttnm_socket_cb)(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
-typedef int (*ttnm_timer_cb)(CURLM *multi, long timeout_ms, void *userp);
 static inline CURLMcode ttnm_multi_setopt_socket_cb(CURLM *m, ttnm_socket_cb v) { return curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, v); }
-static inline CURLMcode ttnm_multi_setopt_timer_cb(CURLM *m, ttnm_timer_cb v) { return curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, v); }
 static inline CURLMcode ttnm_multi_setopt_pointer(CURLM *m, CURLMoption o, void *v) { return curl_multi_setopt(m, o, v); }
 
 // A readiness poller for the HTTP loop's sockets (curl_multi_socket_action), with a wake-up that any

@@ -79,7 +79,6 @@ final class ComponentPacer: @unchecked Sendable {
         blockedUntil = max(blockedUntil, .now + .milliseconds(Int64(wait * 1000)))
         nextSlot = max(nextSlot, blockedUntil)
     }
-
 }
 
 extension ComponentPacer {

@@ -521,7 +521,7 @@ public actor JournalStore {
         timer?.cancel()
         timer = nil
         // Let the commits handed off end first: the next opener must find the file as it will stay.
-        if let pool, background.outstanding > 0 { pool.writeWithoutTransaction { _ in } }
+        waitForHandedOffCommits()
         if let pool { try? pool.close() }
         pool = nil
         lock = nil
@@ -617,9 +617,7 @@ public actor JournalStore {
     private func commitPending() throws {
         try throwIfFailed()
         if pending.isEmpty {
-            guard background.outstanding > 0, let pool else { return }
-            // GRDB's writer is one serial queue: an empty write ends after every commit queued before it.
-            pool.writeWithoutTransaction { _ in }
+            waitForHandedOffCommits()
             try throwIfFailed()
             return
         }
@@ -665,6 +663,13 @@ public actor JournalStore {
             }
             then?()
         })
+    }
+
+    /// Blocks until every commit handed to the writer queue has ended (GRDB's writer is one serial queue:
+    /// an empty write ends after every commit queued before it).
+    private func waitForHandedOffCommits() {
+        guard let pool, background.outstanding > 0 else { return }
+        pool.writeWithoutTransaction { _ in }
     }
 
     /// Throws the failure of a write, this actor's own or one handed off; after one, nothing more is written.
