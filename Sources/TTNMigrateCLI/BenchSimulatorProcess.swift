@@ -53,8 +53,8 @@ final class BenchSimulatorProcess: @unchecked Sendable {
         do {
             process = try SpawnedProcess(
                 executable: executable, arguments: arguments, environment: environment, standardOutput: .pipe, standardError: .file(errorLog))
-        } catch {
-            throw BenchError.simulator("cannot start \(executable) simulate: \(error)")
+        } catch SpawnError.cannotStart(_, let reason) {
+            throw BenchError.simulator("cannot start \(executable) simulate: \(reason)")
         }
 
         let line = await firstLine(of: process.output!, timeout: 60)
