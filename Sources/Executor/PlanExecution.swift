@@ -147,14 +147,13 @@ public enum PlanExecution {
 
     static func escape(_ component: String) -> String { PathSegment.escape(component) }
 
-    static func body(_ fields: [String: AnyEncodable]) throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try encoder.encode(fields)
+    /// A JSON object of `members`, in the order given.
+    static func body(_ members: KeyValuePairs<String, AnyEncodable>) throws -> Data {
+        try JSONBodyEncoder().encode(RequestBody(members: members))
     }
 
     static func json<T: Encodable>(_ value: T) throws -> V3JSONValue {
-        try JSONValueParser.parse(JSONEncoder().encode(value))
+        try JSONValueParser.parse(JSONBodyEncoder().encode(value))
     }
 }
 
@@ -171,6 +170,23 @@ extension V3ASEndDevice: RegistryEndDevice {}
 /// `{"paths": [...]}`, the object form of a field mask.
 struct FieldMask: Encodable {
     var paths: [String]
+}
+
+/// The top-level object of a request body, its members in the order given.
+struct RequestBody: Encodable {
+    let members: KeyValuePairs<String, AnyEncodable>
+
+    private struct MemberKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: MemberKey.self)
+        for (name, value) in members { try container.encode(value, forKey: MemberKey(stringValue: name)) }
+    }
 }
 
 /// Type erasure for building request bodies from entities.

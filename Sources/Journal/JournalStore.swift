@@ -743,73 +743,132 @@ public actor JournalStore {
 
     /// Writes a batch of changes; each UPDATE names the expected old state, so a journal changed
     /// behind this process's back is detected instead of overwritten.
+    ///
+    /// A step usually goes in flight and finishes within one batch. That pair is one UPDATE, to the
+    /// values the two would leave, checked against the state before the first; its two events are
+    /// written as they are. The batch commits as one transaction, so the file holds the same either way.
     private static func apply(_ batch: [StepChange], _ db: Database) throws {
         let event = try db.cachedStatement(sql: """
             INSERT INTO step_events (run_id, step_id, from_state, to_state, at_ms) VALUES (?, ?, ?, ?, ?)
             """)
-        for change in batch {
-            let statement: Statement
-            let arguments: StatementArguments
-            let common: StatementArguments = [change.to.rawValue, change.at, change.run]
-            switch (change.to, change.payload) {
-            case (.inFlight, _):
-                statement = try db.cachedStatement(sql: """
-                    UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, attempts = ?,
-                        first_attempted_at_ms = COALESCE(first_attempted_at_ms, ?), last_attempted_at_ms = ?
-                    WHERE id = ? AND state = ?
-                    """)
-                arguments = common + [change.attempts, change.at, change.at]
-            case (.done, .done(let result, let apiKey)):
-                statement = try db.cachedStatement(sql: """
-                    UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, result_json = ? WHERE id = ? AND state = ?
-                    """)
-                arguments = common + [result]
-                if let apiKey {
-                    try db.cachedStatement(sql: """
-                        INSERT INTO api_keys (step_id, run_id, entity_type, entity_id, key_id, key_name, secret, rights_json,
-                                              replaces_v2_key_name, created_at_ms)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (step_id) DO UPDATE SET run_id = excluded.run_id, entity_type = excluded.entity_type,
-                            entity_id = excluded.entity_id, key_id = excluded.key_id, key_name = excluded.key_name,
-                            secret = excluded.secret, rights_json = excluded.rights_json,
-                            replaces_v2_key_name = excluded.replaces_v2_key_name, created_at_ms = excluded.created_at_ms
-                        """).execute(arguments: [
-                            change.stepID, change.run, apiKey.entityType, apiKey.entityID, apiKey.keyID, apiKey.keyName,
-                            apiKey.secret, StoreSupport.json(apiKey.rights), apiKey.replacesV2KeyName, change.at,
-                        ])
-                }
-            case (.failed, .failed(let error, let correlationID)):
-                statement = try db.cachedStatement(sql: """
-                    UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, last_error = ?, last_error_correlation_id = ?
-                    WHERE id = ? AND state = ?
-                    """)
-                arguments = common + [error, correlationID]
-            case (.skipped, .skipped(let reason)):
-                statement = try db.cachedStatement(sql: """
-                    UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, skip_reason = ? WHERE id = ? AND state = ?
-                    """)
-                arguments = common + [reason]
-            case (.pending, _):
-                statement = try db.cachedStatement(sql: """
-                    UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, skip_reason = NULL WHERE id = ? AND state = ?
-                    """)
-                arguments = common
-            case (.rolledBack, _):
-                try db.cachedStatement(sql: "DELETE FROM api_keys WHERE step_id = ?").execute(arguments: [change.stepID])
-                statement = try db.cachedStatement(sql: """
-                    UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ? WHERE id = ? AND state = ?
-                    """)
-                arguments = common
-            default:
-                statement = try db.cachedStatement(sql: """
-                    UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ? WHERE id = ? AND state = ?
-                    """)
-                arguments = common
+        let finishOf = finishesInTheSameBatch(batch)
+        let finishedWithTheirStart = Set(finishOf.values)
+        for (index, change) in batch.enumerated() {
+            if let finish = finishOf[index] {
+                try updateInFlightAndFinish(change, batch[finish], db)
+            } else if !finishedWithTheirStart.contains(index) {
+                try update(change, db)
             }
-            try statement.execute(arguments: arguments + [change.stepID, change.from.rawValue])
-            guard db.changesCount == 1 else { throw StateMismatch(stepID: change.stepID, expected: change.from) }
+            if change.to == .done, case .done(_, let apiKey?) = change.payload { try insertAPIKey(apiKey, of: change, db) }
             try event.execute(arguments: [change.run, change.stepID, change.from.rawValue, change.to.rawValue, change.at])
         }
+    }
+
+    /// For each change that puts a step in flight, the position of the step's next change in the batch
+    /// when that one finishes it (done or failed).
+    private static func finishesInTheSameBatch(_ batch: [StepChange]) -> [Int: Int] {
+        var lastChange: [String: Int] = [:]
+        var finishOf: [Int: Int] = [:]
+        lastChange.reserveCapacity(batch.count)
+        for (index, change) in batch.enumerated() {
+            if let previous = lastChange.updateValue(index, forKey: change.stepID), batch[previous].to == .inFlight,
+               change.from == .inFlight, change.to == .done || change.to == .failed {
+                finishOf[previous] = index
+            }
+        }
+        return finishOf
+    }
+
+    /// The UPDATE of one change, from its expected old state.
+    private static func update(_ change: StepChange, _ db: Database) throws {
+        let statement: Statement
+        let arguments: StatementArguments
+        let common: StatementArguments = [change.to.rawValue, change.at, change.run]
+        switch (change.to, change.payload) {
+        case (.inFlight, _):
+            statement = try db.cachedStatement(sql: """
+                UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, attempts = ?,
+                    first_attempted_at_ms = COALESCE(first_attempted_at_ms, ?), last_attempted_at_ms = ?
+                WHERE id = ? AND state = ?
+                """)
+            arguments = common + [change.attempts, change.at, change.at]
+        case (.done, .done(let result, _)):
+            statement = try db.cachedStatement(sql: """
+                UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, result_json = ? WHERE id = ? AND state = ?
+                """)
+            arguments = common + [result]
+        case (.failed, .failed(let error, let correlationID)):
+            statement = try db.cachedStatement(sql: """
+                UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, last_error = ?, last_error_correlation_id = ?
+                WHERE id = ? AND state = ?
+                """)
+            arguments = common + [error, correlationID]
+        case (.skipped, .skipped(let reason)):
+            statement = try db.cachedStatement(sql: """
+                UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, skip_reason = ? WHERE id = ? AND state = ?
+                """)
+            arguments = common + [reason]
+        case (.pending, _):
+            statement = try db.cachedStatement(sql: """
+                UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, skip_reason = NULL WHERE id = ? AND state = ?
+                """)
+            arguments = common
+        case (.rolledBack, _):
+            try db.cachedStatement(sql: "DELETE FROM api_keys WHERE step_id = ?").execute(arguments: [change.stepID])
+            statement = try db.cachedStatement(sql: """
+                UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ? WHERE id = ? AND state = ?
+                """)
+            arguments = common
+        default:
+            statement = try db.cachedStatement(sql: """
+                UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ? WHERE id = ? AND state = ?
+                """)
+            arguments = common
+        }
+        try statement.execute(arguments: arguments + [change.stepID, change.from.rawValue])
+        guard db.changesCount == 1 else { throw StateMismatch(stepID: change.stepID, expected: change.from) }
+    }
+
+    /// One UPDATE for a step put in flight (`start`) and finished (`finish`, done or failed) in one batch.
+    private static func updateInFlightAndFinish(_ start: StepChange, _ finish: StepChange, _ db: Database) throws {
+        let attempt: StatementArguments = [finish.to.rawValue, finish.at, finish.run, start.attempts, start.at, start.at]
+        let expected: StatementArguments = [start.stepID, start.from.rawValue]
+        switch finish.payload {
+        case .done(let result, _):
+            try db.cachedStatement(sql: """
+                UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, attempts = ?,
+                    first_attempted_at_ms = COALESCE(first_attempted_at_ms, ?), last_attempted_at_ms = ?, result_json = ?
+                WHERE id = ? AND state = ?
+                """).execute(arguments: attempt + [result] + expected)
+        case .failed(let error, let correlationID):
+            try db.cachedStatement(sql: """
+                UPDATE steps SET state = ?, updated_at_ms = ?, run_id = ?, attempts = ?,
+                    first_attempted_at_ms = COALESCE(first_attempted_at_ms, ?), last_attempted_at_ms = ?,
+                    last_error = ?, last_error_correlation_id = ?
+                WHERE id = ? AND state = ?
+                """).execute(arguments: attempt + [error, correlationID] + expected)
+        case .none, .skipped:
+            try update(start, db)
+            try update(finish, db)
+            return
+        }
+        guard db.changesCount == 1 else { throw StateMismatch(stepID: start.stepID, expected: start.from) }
+    }
+
+    /// The secret of an API key, written with its step's completion (v3 shows it once).
+    private static func insertAPIKey(_ apiKey: CreatedAPIKey, of change: StepChange, _ db: Database) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO api_keys (step_id, run_id, entity_type, entity_id, key_id, key_name, secret, rights_json,
+                                  replaces_v2_key_name, created_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (step_id) DO UPDATE SET run_id = excluded.run_id, entity_type = excluded.entity_type,
+                entity_id = excluded.entity_id, key_id = excluded.key_id, key_name = excluded.key_name,
+                secret = excluded.secret, rights_json = excluded.rights_json,
+                replaces_v2_key_name = excluded.replaces_v2_key_name, created_at_ms = excluded.created_at_ms
+            """).execute(arguments: [
+                change.stepID, change.run, apiKey.entityType, apiKey.entityID, apiKey.keyID, apiKey.keyName,
+                apiKey.secret, StoreSupport.json(apiKey.rights), apiKey.replacesV2KeyName, change.at,
+            ])
     }
 }
 
