@@ -157,7 +157,7 @@ extension V3Operation {
             }
             // Every v3 write answers with the entity as JSON: a 2xx that is not JSON (a proxy's page, an empty or
             // cut body) proves nothing was stored, so the step fails and the next run reads back before writing.
-            guard case .object = try? JSONValueParser.parse(response.body) else {
+            guard JSONValueParser.isObject(response.body) else {
                 throw V3ClientError.malformedResponse(
                     operation: summary, server: component.name,
                     reason: UnreadableBody.reason(body: response.body, contentType: response.headers["content-type"], shape: "JSON that is not an object"))

@@ -34,4 +34,35 @@ import V3Client
         #expect(throws: JSONValueParseError(offset: 1, expected: "no control character in a string")) { try parse("\"\n\"") }
         #expect(throws: JSONValueParseError(offset: 0, expected: "a value")) { try parse("") }
     }
+
+    /// What `parse` says of a document: an object, or not.
+    private func parsesToObject(_ data: Data) -> Bool {
+        if case .object = try? JSONValueParser.parse(data) { return true }
+        return false
+    }
+
+    @Test func isObjectAgreesWithParseOnEveryCutAndChangedByte() {
+        let device = Data(#" {"ids":{"device_id":"dev-1","dev_eui":"0004A30B00000001"},"name":"caf\u00e9 \ud83d\ude00 \"q\" \\ \/","session":{"last_f_cnt_up":123,"rate":-1.5e-3,"keys":[{"key":"00"},null,true,false,[]]},"empty":{}} "#.utf8)
+        #expect(JSONValueParser.isObject(device))
+        var checked = 0
+        // Every prefix: a cut answer is not an object.
+        for end in 0...device.count {
+            let cut = device.prefix(end)
+            #expect(JSONValueParser.isObject(cut) == parsesToObject(cut), "cut at \(end)")
+            checked += 1
+        }
+        // Every byte replaced by each of the bytes JSON's grammar turns on.
+        for offset in 0..<device.count {
+            for byte in Array(#"{}[]":,\u0e-+.5tfn"#.utf8) + [0x01, 0x20, 0xFF] {
+                var changed = device
+                changed[changed.startIndex + offset] = byte
+                #expect(JSONValueParser.isObject(changed) == parsesToObject(changed), "byte \(offset) set to \(byte)")
+                checked += 1
+            }
+        }
+        #expect(checked > 3_000)
+        for text in ["[]", "\"x\"", "1", "null", "{} {}", "{\"a\":1,}", "{\"a\" 1}", "{\"a\":\"\\ud800\"}", "{\"a\":01}", String(repeating: "[", count: 600)] {
+            #expect(!JSONValueParser.isObject(Data(text.utf8)), "\(text)")
+        }
+    }
 }
