@@ -37,7 +37,9 @@ final class JSONStreamWriter {
     @exclusivity(unchecked) private(set) var bytes: [UInt8] = []
     @exclusivity(unchecked) private var open: [OpenContainer] = []
     @exclusivity(unchecked) private var lastID = 0
-    /// Whether a value slot is waiting for its value: the top level, or a member just begun.
+    /// Whether a value slot is waiting for its value: the top level, or a member just begun. A keyed or
+    /// unkeyed scalar is written with its member and leaves it set; only the slot encoders clear it, so it is
+    /// read together with the depth, and an unused `superEncoder` slot is tracked by `unfilledSlot`.
     @exclusivity(unchecked) private var slotIsOpen = true
     /// Depth of a slot handed out by `superEncoder` that nothing has filled yet.
     @exclusivity(unchecked) private var unfilledSlot: Int?
