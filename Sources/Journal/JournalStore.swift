@@ -537,10 +537,11 @@ public actor JournalStore {
 
     func currentPool() -> DatabasePool? { pool }
 
-    /// `PRAGMA synchronous` of the connection that writes (2 = FULL), for the test that checks it.
-    func writerSynchronousSetting() throws -> Int {
+    /// A pragma of the connection that writes (`synchronous`: 2 = FULL; `foreign_keys`: 1 = on), for the
+    /// tests that check them.
+    func writerPragma(_ name: String) throws -> Int {
         guard let pool else { throw JournalError.closed(path: path) }
-        return try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+        return try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA \(name)") ?? -1 }
     }
 
     /// One validated state change, waiting to be committed.

@@ -70,14 +70,24 @@ enum Migrator {
         for migration in migrations where migration.version > start {
             do {
                 try writer.writeWithoutTransaction { db in
-                    try db.inTransaction(.immediate) {
-                        // Someone else may have migrated meanwhile (`openForReading` does not lock).
-                        let now = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
-                        guard now < migration.version else { return .commit }
-                        try db.execute(sql: migration.sql)
-                        try db.execute(sql: "PRAGMA user_version = \(migration.version)")
-                        return .commit
+                    // SQLite's procedure for changes ALTER TABLE cannot make, such as a rebuilt table
+                    // (https://www.sqlite.org/lang_altertable.html#otheralter): foreign keys off around the
+                    // transaction (the pragma is ignored inside one), checked before it commits.
+                    let enforced = try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") ?? false
+                    try db.execute(sql: "PRAGMA foreign_keys = OFF")
+                    let applied = Result {
+                        try db.inTransaction(.immediate) {
+                            // Someone else may have migrated meanwhile (`openForReading` does not lock).
+                            let now = try Int.fetchOne(db, sql: "PRAGMA user_version") ?? 0
+                            guard now < migration.version else { return .commit }
+                            try db.execute(sql: migration.sql)
+                            try checkForeignKeys(db, path: path, migration: migration)
+                            try db.execute(sql: "PRAGMA user_version = \(migration.version)")
+                            return .commit
+                        }
                     }
+                    if enforced { try db.execute(sql: "PRAGMA foreign_keys = ON") }
+                    try applied.get()
                 }
             } catch let error as DatabaseError {
                 if error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB {
@@ -87,5 +97,15 @@ enum Migrator {
             }
         }
         return start
+    }
+
+    /// Refuses a migration that leaves a row referring to one that does not exist.
+    private static func checkForeignKeys(_ db: Database, path: String, migration: JournalMigration) throws {
+        guard let row = try Row.fetchOne(db, sql: "PRAGMA foreign_key_check") else { return }
+        let table: String = row[0]
+        let parent: String = row[2]
+        throw JournalError.migrationFailed(
+            path: path, migration: migration.fileName,
+            reason: "it leaves rows of \(table) referring to rows of \(parent) that do not exist")
     }
 }

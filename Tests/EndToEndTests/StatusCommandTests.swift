@@ -74,7 +74,7 @@ func member(_ object: NSObject, _ path: String...) -> Any? {
         #expect(table.code == 0, "\(table.err)")
         #expect(table.err.isEmpty)
         let lines = table.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        #expect(lines[0] == "Journal  \(fixture.journal) (schema 3)")
+        #expect(lines[0] == "Journal  \(fixture.journal) (schema 4)")
         #expect(lines[1].hasPrefix("Target   \(fixture.v3.identityServerURL) (user alice); API key name tag ["))
         #expect(lines[2] == "Result   complete: all 13 steps done")
         #expect(table.out.contains("""

@@ -14,10 +14,10 @@ import Testing
     @Test func embeddedMigrationsMatchFiles() throws {
         let names = try FileManager.default.contentsOfDirectory(atPath: Self.migrationsDirectory.path)
             .filter { $0.hasSuffix(".sql") }.sorted()
-        #expect(names == ["0001_initial.sql", "0002_cutover.sql", "0003_plan_fingerprint.sql"])
+        #expect(names == ["0001_initial.sql", "0002_cutover.sql", "0003_plan_fingerprint.sql", "0004_steps_checks_as_comparisons.sql"])
         #expect(JournalMigration.embedded.map(\.fileName) == names)
-        #expect(JournalMigration.embedded.map(\.version) == [1, 2, 3])
-        #expect(JournalMigration.currentVersion == 3)
+        #expect(JournalMigration.embedded.map(\.version) == [1, 2, 3, 4])
+        #expect(JournalMigration.currentVersion == 4)
         for migration in JournalMigration.embedded {
             let onDisk = try Data(contentsOf: Self.migrationsDirectory.appendingPathComponent(migration.fileName))
             #expect(Data(migration.sql.utf8) == onDisk, "\(migration.fileName) differs: run scripts/embed-migrations.py")
@@ -29,7 +29,7 @@ import Testing
         let path = directory.file("migration.sqlite")
         let store = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
         #expect(store.created)
-        #expect(store.schemaVersion == 3)
+        #expect(store.schemaVersion == 4)
         #expect(store.upgradedFromVersion == 0)
         #expect(store.migrationTag == "tag12345")
         #expect(store.warnings.isEmpty)
@@ -56,11 +56,11 @@ import Testing
     @Test func writerUsesSynchronousFull() async throws {
         let directory = try TemporaryDirectory()
         let store = try JournalStore.open(at: directory.file("j.sqlite"), target: Fixtures.target, options: Fixtures.options())
-        #expect(try await store.writerSynchronousSetting() == 2)
+        #expect(try await store.writerPragma("synchronous") == 2)
         try await store.close()
     }
 
-    /// A journal of schema 1 (before the cut-over table and the plan fingerprint) is upgraded to 3 and keeps its steps.
+    /// A journal of schema 1 (before the cut-over table and the plan fingerprint) is upgraded to 4 and keeps its steps.
     @Test func schemaOneJournalGainsTheCutoverTable() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.file("j.sqlite")
@@ -71,7 +71,7 @@ import Testing
         try await old.close()
 
         let upgraded = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
-        #expect(upgraded.schemaVersion == 3)
+        #expect(upgraded.schemaVersion == 4)
         #expect(upgraded.upgradedFromVersion == 1)
         #expect(try await upgraded.step("application:my-app:create")?.state == .done)
         #expect(try await upgraded.cutoverRecords().isEmpty)
@@ -87,27 +87,27 @@ import Testing
         try await old.markDone(step: "application:my-app:create", result: ["application_id": "my-app"])
         try await old.close()
 
-        let second = JournalMigration(version: 4, fileName: "0004_test_mark.sql", sql: """
+        let second = JournalMigration(version: 5, fileName: "0005_test_mark.sql", sql: """
             ALTER TABLE steps ADD COLUMN test_note TEXT;
-            UPDATE steps SET last_error = 'seen by 0004' WHERE state = 'done';
+            UPDATE steps SET last_error = 'seen by 0005' WHERE state = 'done';
             """)
         let upgraded = try JournalStore.open(
             at: path, target: Fixtures.target, options: Fixtures.options(migrations: JournalMigration.embedded + [second]))
-        #expect(upgraded.schemaVersion == 4)
-        #expect(upgraded.upgradedFromVersion == 3)
+        #expect(upgraded.schemaVersion == 5)
+        #expect(upgraded.upgradedFromVersion == 4)
         #expect(!upgraded.created)
         let step = try #require(try await upgraded.step("application:my-app:create"))
         #expect(step.state == .done)
         #expect(step.result == ["application_id": "my-app"])
-        #expect(step.lastError == "seen by 0004")
+        #expect(step.lastError == "seen by 0005")
         #expect(try await upgraded.stateCounts()[.pending] == 5)
         try await upgraded.close()
 
-        // This build (schema 3) now refuses the journal: it was written by a newer schema.
-        #expect(throws: JournalError.newerSchema(path: path, found: 4, known: 3)) {
+        // This build (schema 4) now refuses the journal: it was written by a newer schema.
+        #expect(throws: JournalError.newerSchema(path: path, found: 5, known: 4)) {
             try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
         }
-        #expect(throws: JournalError.newerSchema(path: path, found: 4, known: 3)) {
+        #expect(throws: JournalError.newerSchema(path: path, found: 5, known: 4)) {
             try JournalStore.openForReading(at: path, options: Fixtures.options())
         }
     }
@@ -123,13 +123,13 @@ import Testing
         let old = try await Fixtures.openPlanned(path, options: Fixtures.options())
         try await old.close()
 
-        let broken = JournalMigration(version: 4, fileName: "0004_broken.sql", sql: "CREATE TABLE steps (x INTEGER);")
+        let broken = JournalMigration(version: 5, fileName: "0005_broken.sql", sql: "CREATE TABLE steps (x INTEGER);")
         #expect(throws: JournalError.migrationFailed(
-            path: path, migration: "0004_broken.sql", reason: "SQLite error 1: table steps already exists")) {
+            path: path, migration: "0005_broken.sql", reason: "SQLite error 1: table steps already exists")) {
             try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options(migrations: JournalMigration.embedded + [broken]))
         }
         let reopened = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
-        #expect(reopened.schemaVersion == 3)
+        #expect(reopened.schemaVersion == 4)
         #expect(reopened.upgradedFromVersion == nil)
         #expect(try await reopened.stateCounts()[.pending] == 6)
         try await reopened.close()
@@ -137,8 +137,8 @@ import Testing
 
     @Test func migrationsMustBeNumberedWithoutGaps() throws {
         let directory = try TemporaryDirectory()
-        let gap = JournalMigration(version: 5, fileName: "0005_gap.sql", sql: "SELECT 1;")
-        #expect(throws: JournalError.invalidMigrations(reason: "0005_gap.sql has number 5 at position 4")) {
+        let gap = JournalMigration(version: 6, fileName: "0006_gap.sql", sql: "SELECT 1;")
+        #expect(throws: JournalError.invalidMigrations(reason: "0006_gap.sql has number 6 at position 5")) {
             try JournalStore.open(at: directory.file("j.sqlite"), target: Fixtures.target,
                                   options: Fixtures.options(migrations: JournalMigration.embedded + [gap]))
         }
