@@ -86,7 +86,7 @@ struct MigrationRunner {
 
         let frozen = try await frozenEstate(notes: notes)
         let options = try configuration.mappingOptions(runTag: store.migrationTag)
-        let fingerprint = try PlanFingerprint(snapshot: frozen, options: options, devices: settings.devices, toolVersion: ToolInfo.version)
+        let fingerprint = try PlanFingerprint(snapshot: frozen.bytes, options: options, devices: settings.devices, toolVersion: ToolInfo.version)
         if resumed, try await store.hasCarriedOut(planFingerprint: fingerprint.text) {
             // Nothing to do: neither decode nor plan nor ask v3 (migrations/0003_plan_fingerprint.sql).
             let steps = await store.stepIDs(in: [.done]).count
@@ -97,7 +97,7 @@ struct MigrationRunner {
             try await store.close()
             return Outcome(summary: .nothingToDo(elapsed: ContinuousClock.now - started), skipped: [], resumed: true, interrupted: false, crashed: false)
         }
-        let estate = try SnapshotFile.decode(frozen, path: frozenSnapshotPath)
+        let estate = try frozen.snapshot(path: frozenSnapshotPath)
         let fullPlan = try Planner.plan(snapshot: estate, options: options)
         let plan = try settings.devices.map { try fullPlan.restricted(toDevices: $0) } ?? fullPlan
         let http = HTTPClient(configuration: HTTPClientConfiguration(
@@ -166,29 +166,47 @@ struct MigrationRunner {
         return Outcome(summary: summary, skipped: check.skips, resumed: resumed, interrupted: summary.interrupted, crashed: false)
     }
 
-    /// The bytes of the estate this journal migrates: frozen on first start, re-read only with `--refresh`.
-    func frozenEstate(notes: @escaping @Sendable (String) -> Void) async throws -> Data {
+    /// The estate this journal migrates: frozen on first start, re-read only with `--refresh`.
+    func frozenEstate(notes: @escaping @Sendable (String) -> Void) async throws -> FrozenEstate {
         let frozenExists = FileManager.default.fileExists(atPath: frozenSnapshotPath)
         if frozenExists, !settings.refresh {
             if settings.snapshotPath != nil {
                 notes("using the v2 estate frozen beside the journal (\(frozenSnapshotPath)); --snapshot is read only on a journal's first run or with --refresh")
             }
-            return try SnapshotFile.readBytes(path: frozenSnapshotPath)
+            return FrozenEstate(bytes: try SnapshotFile.readBytes(path: frozenSnapshotPath), decoded: nil)
         }
+        let bytes: Data
         let fresh: V2Snapshot
         if let path = settings.snapshotPath {
-            fresh = try SnapshotFile.read(path: path)
+            // A snapshot file is frozen byte for byte once it has decoded, so this run and every resume
+            // decode the same bytes (and it is decoded once, not re-encoded and decoded again).
+            bytes = try SnapshotFile.readBytes(path: path)
+            fresh = try SnapshotFile.decode(bytes, path: path)
         } else {
             notes("reading the v2 estate from \(HTTPClient.displayURL(configuration.source.accountServer)) and its handlers (paced to the handlers' 5 requests/s per application)")
-            fresh = try await V2Source(configuration: configuration).read()
+            bytes = try SnapshotFile.encode(try await V2Source(configuration: configuration).read())
+            fresh = try SnapshotFile.decode(bytes, path: frozenSnapshotPath)
         }
         if frozenExists {
             let old = try SnapshotFile.read(path: frozenSnapshotPath)
             for line in EstateChanges.describe(from: old, to: fresh) { notes("refresh: \(line)") }
         }
-        let bytes = try SnapshotFile.encode(fresh)
         try SecureFile.writeAtomically(bytes, to: frozenSnapshotPath)
-        return bytes
+        return FrozenEstate(bytes: bytes, decoded: fresh)
+    }
+}
+
+/// The v2 estate a journal migrates: the bytes of the file frozen beside it, and their decoded value
+/// when it was decoded on the way.
+struct FrozenEstate {
+    /// The frozen file's bytes (the plan fingerprint's input).
+    let bytes: Data
+    /// `bytes` decoded; nil when they were only read (a resume may finish without decoding them).
+    let decoded: V2Snapshot?
+
+    /// The estate, decoded from `bytes` unless it was already.
+    func snapshot(path: String) throws -> V2Snapshot {
+        try decoded ?? SnapshotFile.decode(bytes, path: path)
     }
 }
 

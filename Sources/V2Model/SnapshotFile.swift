@@ -43,7 +43,24 @@ public enum SnapshotFile {
     }
 
     /// Decodes and checks format name and version.
+    ///
+    /// The whole document is decoded first, since a valid file is the usual case (and `JSONDecoder`
+    /// parses all of it even for two fields); only when that fails is the header read, to tell another
+    /// format or a newer version from a damaged file.
     public static func decode(_ data: Data, path: String) throws -> V2Snapshot {
+        let snapshot: V2Snapshot
+        do {
+            snapshot = try JSONDecoder().decode(V2Snapshot.self, from: data)
+        } catch {
+            try checkHeader(data, path: path)
+            throw SnapshotFileError.malformed(path: path, reason: describe(error))
+        }
+        try checkHeader(format: snapshot.format, version: snapshot.version, path: path)
+        return snapshot
+    }
+
+    /// Refuses a document that is not a JSON object, or whose header names another format or a newer version.
+    private static func checkHeader(_ data: Data, path: String) throws {
         struct Header: Decodable {
             var format: String?
             var version: Int?
@@ -54,19 +71,18 @@ public enum SnapshotFile {
         } catch {
             throw SnapshotFileError.malformed(path: path, reason: "not a JSON object (\(describe(error)))")
         }
-        guard header.format == V2Snapshot.formatName else {
-            throw SnapshotFileError.wrongFormat(path: path, found: header.format ?? "none")
+        try checkHeader(format: header.format, version: header.version, path: path)
+    }
+
+    private static func checkHeader(format: String?, version: Int?, path: String) throws {
+        guard format == V2Snapshot.formatName else {
+            throw SnapshotFileError.wrongFormat(path: path, found: format ?? "none")
         }
-        guard let version = header.version else {
+        guard let version else {
             throw SnapshotFileError.malformed(path: path, reason: "no \"version\" field")
         }
         guard version <= V2Snapshot.currentVersion else {
             throw SnapshotFileError.newerVersion(path: path, found: version, supported: V2Snapshot.currentVersion)
-        }
-        do {
-            return try JSONDecoder().decode(V2Snapshot.self, from: data)
-        } catch {
-            throw SnapshotFileError.malformed(path: path, reason: describe(error))
         }
     }
 

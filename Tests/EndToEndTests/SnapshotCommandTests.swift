@@ -199,6 +199,25 @@ import V2Model
         do { _ = try SnapshotFile.read(path: newer); Issue.record("accepted a newer version") } catch {
             #expect("\(error)" == "snapshot \(newer) has format version 2, but this ttn-migrate reads up to version 1. Upgrade ttn-migrate, or take a new snapshot with this version.")
         }
+        // Whole snapshots that decode, but carry another format name or a newer version, are refused the same way.
+        var whole = V2Snapshot(source: V2SnapshotSource(accountServer: "https://account.thethingsnetwork.org", handlers: []),
+                               profile: nil, applications: [], gateways: [])
+        whole.format = "something-else"
+        let otherWhole = directory.file("other-whole.json")
+        try SnapshotFile.write(whole, to: otherWhole)
+        do { _ = try SnapshotFile.read(path: otherWhole); Issue.record("accepted another format") } catch {
+            #expect("\(error)" == "\(otherWhole) is not a ttn-migrate v2 snapshot (format \"something-else\", expected \"ttn-migrate/v2-snapshot\"). Pass a file written by `ttn-migrate snapshot`.")
+        }
+        whole.format = V2Snapshot.formatName
+        whole.version = 2
+        let newerWhole = directory.file("newer-whole.json")
+        try SnapshotFile.write(whole, to: newerWhole)
+        do { _ = try SnapshotFile.read(path: newerWhole); Issue.record("accepted a newer version") } catch {
+            #expect("\(error)" == "snapshot \(newerWhole) has format version 2, but this ttn-migrate reads up to version 1. Upgrade ttn-migrate, or take a new snapshot with this version.")
+        }
+        whole.version = V2Snapshot.currentVersion
+        try SnapshotFile.write(whole, to: newerWhole)
+        #expect(try SnapshotFile.read(path: newerWhole) == whole)
         let garbage = try directory.write("garbage.json", "{not json")
         do { _ = try SnapshotFile.read(path: garbage); Issue.record("accepted garbage") } catch {
             #expect("\(error)".hasPrefix("snapshot \(garbage) is not valid: not a JSON object"))
