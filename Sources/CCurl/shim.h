@@ -34,7 +34,10 @@ static inline CURLMcode ttnm_multi_setopt_pointer(CURLM *m, CURLMoption o, void 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
-typedef struct ttnm_poller { int epfd; int wake; } ttnm_poller;
+// `watched` marks the descriptors in the epoll set (one byte per fd, grown as needed), so a change is
+// one epoll_ctl: libcurl removes a connection's socket after each response and adds it back for the next
+// request, and a MOD that fails before the ADD was one system call per request more.
+typedef struct ttnm_poller { int epfd; int wake; unsigned char *watched; int capacity; } ttnm_poller;
 
 static inline ttnm_poller *ttnm_poller_create(void) {
     ttnm_poller *p = (ttnm_poller *)calloc(1, sizeof *p);
@@ -52,17 +55,36 @@ static inline ttnm_poller *ttnm_poller_create(void) {
     }
     return p;
 }
-static inline void ttnm_poller_destroy(ttnm_poller *p) { close(p->epfd); close(p->wake); free(p); }
+static inline void ttnm_poller_destroy(ttnm_poller *p) { close(p->epfd); close(p->wake); free(p->watched); free(p); }
 static inline void ttnm_poller_wake(ttnm_poller *p) { uint64_t one = 1; ssize_t n = write(p->wake, &one, sizeof one); (void)n; }
 // Watches `fd` for reading and/or writing (adding it if new); `in` and `out` both 0 stops watching it.
+// A mark can be stale (a descriptor closed without a removal leaves the epoll set by itself): then the
+// other operation is tried.
 static inline int ttnm_poller_watch(ttnm_poller *p, int fd, int in, int out) {
-    if (!in && !out) return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (fd < 0) { errno = EBADF; return -1; }
+    if (fd >= p->capacity) {
+        int capacity = p->capacity ? p->capacity : 256;
+        while (capacity <= fd) capacity *= 2;
+        unsigned char *grown = (unsigned char *)realloc(p->watched, (size_t)capacity);
+        if (!grown) return -1;
+        for (int i = p->capacity; i < capacity; i++) grown[i] = 0;
+        p->watched = grown;
+        p->capacity = capacity;
+    }
+    if (!in && !out) {
+        p->watched[fd] = 0;
+        return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    }
     struct epoll_event event = {0};
     event.events = (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0);
     event.data.fd = fd;
-    if (epoll_ctl(p->epfd, EPOLL_CTL_MOD, fd, &event) == 0) return 0;
-    if (errno != ENOENT) return -1;
-    return epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &event);
+    int first = p->watched[fd] ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(p->epfd, first, fd, &event) != 0) {
+        if (errno != (first == EPOLL_CTL_MOD ? ENOENT : EEXIST)) return -1;
+        if (epoll_ctl(p->epfd, first == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0) return -1;
+    }
+    p->watched[fd] = 1;
+    return 0;
 }
 // Waits up to `timeout_ms` for ready descriptors: their fds and CURL_CSELECT_* masks go to the arrays (at
 // most `max`); a wake-up is consumed and not reported. Returns how many, or -1 (EINTR: 0).

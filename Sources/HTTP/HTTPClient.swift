@@ -133,6 +133,8 @@ private final class CurlMultiLoop: @unchecked Sendable {
     private var submitted: [Transfer] = []
     private var closing = false
     private var started = false
+    /// A wake-up was written since the loop last took `submitted`: the next submission needs none.
+    private var wakePending = false
     // Owned by the loop thread.
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idleHandles: [EasyHandle] = []
@@ -157,10 +159,11 @@ private final class CurlMultiLoop: @unchecked Sendable {
     /// Hands `request` to the loop; `completion` runs on the loop thread when it ends.
     func submit(_ request: HTTPRequest, configuration: HTTPClientConfiguration, completion: @escaping Completion) {
         let transfer = Transfer(request: request, configuration: configuration, completion: completion)
-        let startThread: Bool = lock.withLock {
+        // One wake-up per batch the loop takes, not one per request (a write(2) each; the eventfd adds them up).
+        let (startThread, wake): (Bool, Bool) = lock.withLock {
             submitted.append(transfer)
-            defer { started = true }
-            return !started
+            defer { started = true; wakePending = true }
+            return (!started, started && !wakePending)
         }
         if startThread {
             // The thread holds the loop until `close` is called and every transfer has ended.
@@ -168,7 +171,7 @@ private final class CurlMultiLoop: @unchecked Sendable {
             thread.stackSize = 512 * 1024
             thread.name = "ttn-migrate-http"
             thread.start()
-        } else {
+        } else if wake {
             ttnm_poller_wake(poller)
         }
     }
@@ -194,7 +197,10 @@ private final class CurlMultiLoop: @unchecked Sendable {
         var running: Int32 = 0
         while true {
             let (incoming, isClosing) = lock.withLock {
-                defer { submitted.removeAll(keepingCapacity: true) }
+                defer {
+                    submitted.removeAll(keepingCapacity: true)
+                    wakePending = false
+                }
                 return (submitted, closing)
             }
             for transfer in incoming { add(transfer) }

@@ -64,6 +64,27 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
     #expect(server.server.statistics.connections == 1, "expected one kept-alive connection")
 }
 
+/// Rounds of requests in flight at once: each gets its own answer, over connections that leave and
+/// rejoin the loop's poller between rounds, and submissions that share one wake-up.
+@Test func concurrentRoundsEachGetTheirOwnAnswer() async throws {
+    let server = try await TestServer { request in SimResponse(status: 200, body: Data(request.path.utf8)) }
+    defer { Task { await server.stop() } }
+    let client = HTTP.HTTPClient()
+    for round in 0..<4 {
+        let answers = try await withThrowingTaskGroup(of: (String, String).self) { group in
+            for index in 0..<48 {
+                let path = "/r\(round)/\(index)"
+                group.addTask { (path, text(try await client.send(HTTP.HTTPRequest(url: server.base + path)))) }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+        #expect(answers.count == 48)
+        #expect(answers.allSatisfy { $0.key == $0.value })
+    }
+    #expect(server.server.statistics.requests == 4 * 48)
+    #expect(server.server.statistics.connections <= 48, "connections are kept and reused between rounds")
+}
+
 @Test func sameOriginRedirectIsFollowedCrossOriginRefused() async throws {
     let other = try await TestServer { request in
         SimResponse(status: 200, body: Data((request.headers["authorization"] ?? "no auth").utf8))
