@@ -8,16 +8,11 @@ import Testing
 @Suite struct BatchMergeTests {
     /// Every row of the step, event and key tables, as text, in a fixed order.
     private static func dump(_ path: String) throws -> [String] {
-        let queue = try DatabaseQueue(path: path)
-        defer { try? queue.close() }
-        return try queue.read { db in
-            let tables = [
-                "SELECT * FROM steps ORDER BY id",
-                "SELECT run_id, step_id, from_state, to_state, at_ms FROM step_events ORDER BY id",
-                "SELECT * FROM api_keys ORDER BY step_id",
-            ]
-            return try tables.flatMap { sql in try Row.fetchAll(db, sql: sql).map { $0.description } }
-        }
+        try journalRows(path, [
+            "SELECT * FROM steps ORDER BY id",
+            "SELECT run_id, step_id, from_state, to_state, at_ms FROM step_events ORDER BY id",
+            "SELECT * FROM api_keys ORDER BY step_id",
+        ])
     }
 
     /// The same changes, at the same times, under a commit policy.

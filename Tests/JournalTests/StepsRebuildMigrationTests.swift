@@ -9,16 +9,11 @@ import Testing
 @Suite struct StepsRebuildMigrationTests {
     /// Every row of every table, as text, in a fixed order.
     private static func dump(_ path: String) throws -> [String] {
-        let queue = try DatabaseQueue(path: path)
-        defer { try? queue.close() }
-        return try queue.read { db in
-            let tables = [
-                "SELECT * FROM journal_info", "SELECT * FROM runs ORDER BY id", "SELECT * FROM steps ORDER BY id",
-                "SELECT * FROM step_events ORDER BY id", "SELECT * FROM api_keys ORDER BY step_id",
-                "SELECT * FROM cutover ORDER BY entity_key",
-            ]
-            return try tables.flatMap { sql in try Row.fetchAll(db, sql: sql).map { $0.description } }
-        }
+        try journalRows(path, [
+            "SELECT * FROM journal_info", "SELECT * FROM runs ORDER BY id", "SELECT * FROM steps ORDER BY id",
+            "SELECT * FROM step_events ORDER BY id", "SELECT * FROM api_keys ORDER BY step_id",
+            "SELECT * FROM cutover ORDER BY entity_key",
+        ])
     }
 
     /// The opcodes SQLite runs for `sql` on the journal at `path`.

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 @testable import Journal
 
 #if canImport(Glibc)
@@ -88,4 +89,11 @@ func fileMode(_ path: String) -> mode_t? {
     var info = stat()
     guard stat(path, &info) == 0 else { return nil }
     return info.st_mode & 0o777
+}
+
+/// The rows `queries` return from the journal at `path`, as text, in order (to compare whole files).
+func journalRows(_ path: String, _ queries: [String]) throws -> [String] {
+    let queue = try DatabaseQueue(path: path)
+    defer { try? queue.close() }
+    return try queue.read { db in try queries.flatMap { sql in try Row.fetchAll(db, sql: sql).map { $0.description } } }
 }
