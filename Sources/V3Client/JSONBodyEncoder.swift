@@ -131,6 +131,16 @@ final class JSONStreamWriter {
 
     func appendString(_ string: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most strings (keys, IDs, EUIs) need no escape: copied as one block, not byte by byte.
+        let copied: Bool? = string.utf8.withContiguousStorageIfAvailable { utf8 in
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if copied == true {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
