@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(name: "ttn-migrate", dependencies: ["TTNMigrateCLI"]),
 
         .testTarget(
-            name: "HTTPTests", dependencies: ["HTTP", "Simulator"]),
+            name: "HTTPTests", dependencies: ["HTTP", "CCurl", "Simulator"]),
         .testTarget(name: "V2Tests", dependencies: ["V2Model", "V2Client", "HTTP", "Simulator"]),
         .testTarget(name: "V3ModelTests", dependencies: ["V3Model", "ReferenceData"]),
         .testTarget(name: "MappingTests", dependencies: ["Mapping", "V2Model", "V3Model"]),

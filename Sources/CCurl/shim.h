@@ -29,15 +29,21 @@ static inline CURLMcode ttnm_multi_setopt_pointer(CURLM *m, CURLMoption o, void 
 #include <stdlib.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 
 #if defined(__linux__) && !defined(TTNM_POLLER_USE_POLL)
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
-// `watched` marks the descriptors in the epoll set (one byte per fd, grown as needed), so a change is
-// one epoll_ctl: libcurl removes a connection's socket after each response and adds it back for the next
-// request, and a MOD that fails before the ADD was one system call per request more.
-typedef struct ttnm_poller { int epfd; int wake; unsigned char *watched; int capacity; } ttnm_poller;
+// `state` holds, per descriptor (grown as needed), what the epoll set has of it: the events watched
+// (TTNM_WATCH_IN/OUT; 0 = not in the set), whether libcurl has stopped asking for it (TTNM_IDLE), and
+// whether it is a connection libcurl opened and will close through this poller (TTNM_OWNED). libcurl
+// removes a connection's socket after every response and adds it back for the next request: an owned
+// socket watched for reading only stays in the set while idle, so that pair costs no system call. An
+// event on an idle socket (the server closed it, say) takes it out of the set then; closing an owned
+// socket (`ttnm_close_socket`) forgets its state, so its number can be reused safely.
+enum { TTNM_WATCH_IN = 1, TTNM_WATCH_OUT = 2, TTNM_IDLE = 4, TTNM_OWNED = 8 };
+typedef struct ttnm_poller { int epfd; int wake; unsigned char *state; int capacity; } ttnm_poller;
 
 static inline ttnm_poller *ttnm_poller_create(void) {
     ttnm_poller *p = (ttnm_poller *)calloc(1, sizeof *p);
@@ -55,36 +61,71 @@ static inline ttnm_poller *ttnm_poller_create(void) {
     }
     return p;
 }
-static inline void ttnm_poller_destroy(ttnm_poller *p) { close(p->epfd); close(p->wake); free(p->watched); free(p); }
+static inline void ttnm_poller_destroy(ttnm_poller *p) { close(p->epfd); close(p->wake); free(p->state); free(p); }
 static inline void ttnm_poller_wake(ttnm_poller *p) { uint64_t one = 1; ssize_t n = write(p->wake, &one, sizeof one); (void)n; }
+// Makes room for the state of `fd`; 0 on success.
+static inline int ttnm_poller_reserve(ttnm_poller *p, int fd) {
+    if (fd < p->capacity) return 0;
+    int capacity = p->capacity ? p->capacity : 256;
+    while (capacity <= fd) capacity *= 2;
+    unsigned char *grown = (unsigned char *)realloc(p->state, (size_t)capacity);
+    if (!grown) return -1;
+    for (int i = p->capacity; i < capacity; i++) grown[i] = 0;
+    p->state = grown;
+    p->capacity = capacity;
+    return 0;
+}
 // Watches `fd` for reading and/or writing (adding it if new); `in` and `out` both 0 stops watching it.
-// A mark can be stale (a descriptor closed without a removal leaves the epoll set by itself): then the
+// A state can be stale (a descriptor libcurl closed itself leaves the epoll set on its own): then the
 // other operation is tried.
 static inline int ttnm_poller_watch(ttnm_poller *p, int fd, int in, int out) {
     if (fd < 0) { errno = EBADF; return -1; }
-    if (fd >= p->capacity) {
-        int capacity = p->capacity ? p->capacity : 256;
-        while (capacity <= fd) capacity *= 2;
-        unsigned char *grown = (unsigned char *)realloc(p->watched, (size_t)capacity);
-        if (!grown) return -1;
-        for (int i = p->capacity; i < capacity; i++) grown[i] = 0;
-        p->watched = grown;
-        p->capacity = capacity;
-    }
+    if (ttnm_poller_reserve(p, fd) != 0) return -1;
+    unsigned char state = p->state[fd];
+    int watched = state & (TTNM_WATCH_IN | TTNM_WATCH_OUT);
     if (!in && !out) {
-        p->watched[fd] = 0;
+        if (!watched) return 0;
+        if ((state & TTNM_OWNED) && watched == TTNM_WATCH_IN) {
+            p->state[fd] = state | TTNM_IDLE;
+            return 0;
+        }
+        p->state[fd] = state & TTNM_OWNED;
         return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    }
+    int wanted = (in ? TTNM_WATCH_IN : 0) | (out ? TTNM_WATCH_OUT : 0);
+    if (watched == wanted) {
+        p->state[fd] = (unsigned char)(state & ~TTNM_IDLE);
+        return 0;
     }
     struct epoll_event event = {0};
     event.events = (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0);
     event.data.fd = fd;
-    int first = p->watched[fd] ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    int first = watched ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (epoll_ctl(p->epfd, first, fd, &event) != 0) {
         if (errno != (first == EPOLL_CTL_MOD ? ENOENT : EEXIST)) return -1;
         if (epoll_ctl(p->epfd, first == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &event) != 0) return -1;
     }
-    p->watched[fd] = 1;
+    p->state[fd] = (unsigned char)((state & TTNM_OWNED) | wanted);
     return 0;
+}
+// libcurl's CURLOPT_OPENSOCKETFUNCTION: a connection's socket (close-on-exec), marked as owned.
+static inline curl_socket_t ttnm_open_socket(void *context, curlsocktype purpose, struct curl_sockaddr *address) {
+    (void)purpose;
+    ttnm_poller *p = (ttnm_poller *)context;
+    int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+    if (fd >= 0 && ttnm_poller_reserve(p, fd) == 0) p->state[fd] = TTNM_OWNED;
+    return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+// Takes `fd` out of the set and forgets its state, before it is closed.
+static inline void ttnm_poller_forget(ttnm_poller *p, int fd) {
+    if (fd < 0 || fd >= p->capacity) return;
+    if (p->state[fd] & (TTNM_WATCH_IN | TTNM_WATCH_OUT)) epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    p->state[fd] = 0;
+}
+// libcurl's CURLOPT_CLOSESOCKETFUNCTION.
+static inline int ttnm_close_socket(void *context, curl_socket_t fd) {
+    ttnm_poller_forget((ttnm_poller *)context, fd);
+    return close(fd);
 }
 // Waits up to `timeout_ms` for ready descriptors: their fds and CURL_CSELECT_* masks go to the arrays (at
 // most `max`); a wake-up is consumed and not reported. Returns how many, or -1 (EINTR: 0).
@@ -101,11 +142,18 @@ static inline int ttnm_poller_wait(ttnm_poller *p, int *fds, int *masks, int max
             (void)r;
             continue;
         }
+        int fd = events[i].data.fd;
+        if (fd < p->capacity && (p->state[fd] & TTNM_IDLE)) {
+            // Nobody waits on an idle connection: out of the set until libcurl asks for it again.
+            epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+            p->state[fd] &= TTNM_OWNED;
+            continue;
+        }
         int mask = 0;
         if (events[i].events & EPOLLIN) mask |= CURL_CSELECT_IN;
         if (events[i].events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
         if (events[i].events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
-        fds[count] = events[i].data.fd;
+        fds[count] = fd;
         masks[count] = mask;
         count++;
     }
@@ -157,6 +205,17 @@ static inline int ttnm_poller_watch(ttnm_poller *p, int fd, int in, int out) {
     p->fds[i].revents = 0;
     return 0;
 }
+static inline curl_socket_t ttnm_open_socket(void *context, curlsocktype purpose, struct curl_sockaddr *address) {
+    (void)context; (void)purpose;
+    int fd = socket(address->family, address->socktype, address->protocol);
+    if (fd >= 0) fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return fd >= 0 ? fd : CURL_SOCKET_BAD;
+}
+static inline void ttnm_poller_forget(ttnm_poller *p, int fd) { ttnm_poller_watch(p, fd, 0, 0); }
+static inline int ttnm_close_socket(void *context, curl_socket_t fd) {
+    ttnm_poller_forget((ttnm_poller *)context, fd);
+    return close(fd);
+}
 static inline int ttnm_poller_wait(ttnm_poller *p, int *fds, int *masks, int max, int timeout_ms) {
     int n = poll(p->fds, p->count, timeout_ms);
     if (n < 0) return errno == EINTR ? 0 : -1;
@@ -179,4 +238,12 @@ static inline int ttnm_poller_wait(ttnm_poller *p, int *fds, int *masks, int max
     return count;
 }
 #endif
+
+// Opens and closes the connections of `h` through the poller (see `ttnm_open_socket`).
+static inline void ttnm_easy_use_poller_sockets(CURL *h, ttnm_poller *p) {
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, ttnm_open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, (void *)p);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETFUNCTION, ttnm_close_socket);
+    curl_easy_setopt(h, CURLOPT_CLOSESOCKETDATA, (void *)p);
+}
 #endif

@@ -74,12 +74,22 @@ public final class HTTPClient: Sendable {
         return components.string ?? "<invalid URL>"
     }
 
-    private func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
-        guard let components = URLComponents(string: request.url), let scheme = components.scheme?.lowercased(),
-            scheme == "http" || scheme == "https", components.host?.isEmpty == false
-        else {
-            throw HTTPError.invalidURL(Self.displayURL(request.url))
+    /// Whether `url` starts with `http://` or `https://` (any case) and a host. Read as bytes: parsing
+    /// every request's URL with `URLComponents` was 1.5 % of the client's CPU at 64 in flight, and
+    /// libcurl parses it anyway (a malformed rest fails there as `invalidURL`).
+    static func hasHTTPSchemeAndHost(_ url: String) -> Bool {
+        let utf8 = url.utf8
+        for scheme in ["https://", "http://"] where utf8.count > scheme.utf8.count {
+            let lowered = utf8.lazy.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
+            guard zip(lowered, scheme.utf8).allSatisfy({ $0 == $1 }) else { continue }
+            let first = utf8[utf8.index(utf8.startIndex, offsetBy: scheme.utf8.count)]
+            return !"/?#@".utf8.contains(first)
         }
+        return false
+    }
+
+    private func perform(_ request: HTTPRequest) async throws -> HTTPResponse {
+        guard Self.hasHTTPSchemeAndHost(request.url) else { throw HTTPError.invalidURL(Self.displayURL(request.url)) }
         let started = ContinuousClock.now
         let configuration = self.configuration
         let result: Result<HTTPResponse, HTTPError> = await withCheckedContinuation { continuation in
@@ -227,7 +237,7 @@ private final class CurlMultiLoop: @unchecked Sendable {
     private func add(_ transfer: Transfer) {
         let handle = idleHandles.popLast() ?? EasyHandle()
         transfer.handle = handle
-        transfer.headerList = handle.prepare(transfer.request, configuration: transfer.configuration, sink: transfer.sink)
+        transfer.headerList = handle.prepare(transfer.request, configuration: transfer.configuration, sink: transfer.sink, poller: poller)
         active[handle.handle] = transfer
         let code = curl_multi_add_handle(multi, handle.handle)
         if code != CURLM_OK {
@@ -301,10 +311,14 @@ private final class EasyHandle {
     deinit { curl_easy_cleanup(handle) }
 
     /// Sets every option of `request` on the (reset) handle; returns the header list, which must live
-    /// until the transfer ends. `sink` must live as long.
-    func prepare(_ request: HTTPRequest, configuration: HTTPClientConfiguration, sink: TransferSink) -> UnsafeMutablePointer<curl_slist>? {
+    /// until the transfer ends. `sink` must live as long; the connections it opens are `poller`'s.
+    func prepare(
+        _ request: HTTPRequest, configuration: HTTPClientConfiguration, sink: TransferSink, poller: UnsafeMutablePointer<ttnm_poller>
+    ) -> UnsafeMutablePointer<curl_slist>? {
         curl_easy_reset(handle)
         let sinkPointer = Unmanaged.passUnretained(sink).toOpaque()
+
+        ttnm_easy_use_poller_sockets(handle, poller)
 
         ttnm_easy_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
         ttnm_easy_setopt_string(handle, CURLOPT_URL, request.url)

@@ -85,6 +85,38 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
     #expect(server.server.statistics.connections <= 48, "connections are kept and reused between rounds")
 }
 
+/// Connections closed under the poller: a server that goes away while its kept connections are idle,
+/// and answers with `Connection: close`, so libcurl closes a connection after each request and the
+/// descriptor numbers come back for new ones. Every request still gets its answer, none waits for its
+/// timeout.
+@Test func closedConnectionsAndReusedDescriptorsKeepWorking() async throws {
+    let client = HTTP.HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(5)))
+    func round(_ server: TestServer, _ tag: String) async throws -> [String: String] {
+        try await withThrowingTaskGroup(of: (String, String).self) { group in
+            for index in 0..<24 {
+                let path = "/\(tag)/\(index)"
+                group.addTask { (path, text(try await client.send(HTTP.HTTPRequest(url: server.base + path)))) }
+            }
+            return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+        }
+    }
+    let first = try await TestServer { request in SimResponse(status: 200, body: Data(request.path.utf8)) }
+    #expect(try await round(first, "a").allSatisfy { $0.key == $0.value })
+    await first.stop()
+    let closing = try await TestServer { request in
+        SimResponse(status: 200, headers: ["Connection": "close"], body: Data(request.path.utf8))
+    }
+    defer { Task { await closing.stop() } }
+    let started = ContinuousClock.now
+    for tag in ["b", "c", "d"] {
+        let answers = try await round(closing, tag)
+        #expect(answers.count == 24)
+        #expect(answers.allSatisfy { $0.key == $0.value })
+    }
+    #expect(closing.server.statistics.connections == 3 * 24, "each answer closed its connection")
+    #expect(ContinuousClock.now - started < .seconds(5), "no request waited for its timeout")
+}
+
 @Test func sameOriginRedirectIsFollowedCrossOriginRefused() async throws {
     let other = try await TestServer { request in
         SimResponse(status: 200, body: Data((request.headers["authorization"] ?? "no auth").utf8))
@@ -148,9 +180,22 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
     await #expect(throws: HTTPError.invalidURL("ftp://example.com/x")) {
         _ = try await client.send(HTTP.HTTPRequest(url: "ftp://example.com/x"))
     }
+    for url in ["http:///x", "https://", "http:/x", "http://?x", "httpx://example.com/x", "http\u{1A}//example.com/", ""] {
+        do {
+            _ = try await client.send(HTTP.HTTPRequest(url: url))
+            Issue.record("\(url) was sent")
+        } catch let error as HTTPError {
+            guard case .invalidURL = error else {
+                Issue.record("\(url): expected .invalidURL, got \(error)")
+                continue
+            }
+        }
+    }
     // TLS is verified by default: speaking TLS to a plain-HTTP server fails the handshake.
     let server = try await TestServer { _ in SimResponse(status: 200) }
     defer { Task { await server.stop() } }
+    // The scheme is case-insensitive (RFC 3986 §3.1).
+    #expect(try await client.send(HTTP.HTTPRequest(url: "HTTP://127.0.0.1:\(server.port)/x")).status == 200)
     do {
         _ = try await client.send(HTTP.HTTPRequest(url: "https://127.0.0.1:\(server.port)/x"))
         Issue.record("expected a TLS failure")
