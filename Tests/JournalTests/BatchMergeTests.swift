@@ -81,4 +81,38 @@ import Testing
         await writer.discardUnflushedAndClose()
         #expect(try Self.dump(path).contains { $0.contains("application:my-app:create") && $0.contains("skipped") })
     }
+    /// A batch of more events than one INSERT writes (two full ones and a shorter last) keeps every event,
+    /// in order, as separate commits do.
+    @Test func eventsOfALargeBatchAreAllWrittenInOrder() async throws {
+        let devices = (1...13).map { "dev-\($0)" }
+        let plan = devices.flatMap { device in
+            [StepComponent.identityServer, .joinServer, .networkServer].map { component in
+                PlannedStep(id: "device:my-app/\(device):\(component.rawValue)", kind: "create_device", entityType: "device",
+                            entityKey: "my-app/\(device)", component: component)
+            }
+        }
+        func migrate(_ path: String, policy: GroupCommitPolicy) async throws -> JournalCommitStatistics {
+            let clock = ManualClock(Fixtures.start)
+            let writer = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options(clock: clock, groupCommit: policy))
+            try await writer.startRun(Fixtures.runInfo)
+            try await writer.upsertPlannedSteps(plan)
+            for (index, step) in plan.enumerated() {
+                try await writer.markInFlight(step: step.id)
+                clock.advance(seconds: 1)
+                if index % 5 == 0 { try await writer.markFailed(step: step.id, error: "HTTP 503") } else { try await writer.markDone(step: step.id) }
+            }
+            try await writer.flush()
+            let statistics = await writer.commitStatistics()
+            try await writer.close()
+            return statistics
+        }
+        let directory = try TemporaryDirectory()
+        let batched = directory.file("batched.sqlite")
+        let separate = directory.file("separate.sqlite")
+        #expect(try await migrate(batched, policy: GroupCommitAndFaultTests.manualCommit).changes == 78)
+        #expect(try await migrate(separate, policy: .eachChange).changes == 78)
+        let rows = try Self.dump(batched)
+        #expect(rows == (try Self.dump(separate)))
+        #expect(rows.count == 39 + 78)
+    }
 }
