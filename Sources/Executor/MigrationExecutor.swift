@@ -1,6 +1,7 @@
 import Foundation
 import HTTP
 import Logging
+import Synchronization
 import V3Client
 
 /// One step ready to execute: a v3 operation and the steps it waits for.
@@ -217,7 +218,7 @@ public struct MigrationExecutor: Sendable {
             do {
                 if mustReconcile || !mayRepeat && attempt > 1 {
                     try await pacer.waitTurn()
-                    await state.countRequest()
+                    state.countRequest()
                     switch try await operation.reconcile(with: client, hasStoredSecret: entry?.hasSecret ?? false) {
                     case .done:
                         try await ledger.markDone(step.id, result: OperationResult())
@@ -231,7 +232,7 @@ public struct MigrationExecutor: Sendable {
                 }
                 try await pacer.waitTurn()
                 try await ledger.markInFlight(step.id)
-                await state.countRequest()
+                state.countRequest()
                 let result = try await operation.apply(with: client, timeout: options.requestTimeout)
                 pacer.observe(result.rateLimit, limited: false)
                 try await ledger.markDone(step.id, result: result)
@@ -326,7 +327,15 @@ actor RunState {
     private var failures: [StepFailure] = []
     private var doneCount = 0
     private var alreadyDoneCount = 0
-    private(set) var progress = ExecutionProgress()
+    /// The counts, with the requests sent so far.
+    var progress: ExecutionProgress {
+        var current = counts
+        current.requests = requests.load(ordering: .relaxed)
+        return current
+    }
+    private var counts = ExecutionProgress()
+    /// Requests sent, counted without a hop onto this actor (one per request).
+    private nonisolated let requests = Atomic<Int>(0)
 
     init(steps: [ExecutionStep], known: [String: LedgerEntry]) {
         order = steps.map(\.id)
@@ -350,7 +359,7 @@ actor RunState {
         self.finished = finished
         self.waitingOn = waitingOn
         self.dependents = dependents
-        self.progress = progress
+        self.counts = progress
         // Plan order among ready steps: stable and predictable (popLast takes the first).
         ready = steps.map(\.id).filter { waitingOn[$0] == 0 }.reversed()
     }
@@ -360,7 +369,7 @@ actor RunState {
         return steps[id]
     }
 
-    func countRequest() { progress.requests += 1 }
+    nonisolated func countRequest() { requests.add(1, ordering: .relaxed) }
 
     func event(_ kind: ExecutionEvent.Kind, _ stepID: String, _ message: String) -> ExecutionEvent {
         ExecutionEvent(kind: kind, stepID: stepID, message: message, progress: progress)
@@ -372,7 +381,7 @@ actor RunState {
         switch outcome {
         case .done, .alreadyDone:
             finished[id] = true
-            progress.done += 1
+            counts.done += 1
             if case .done = outcome { doneCount += 1; kind = .done } else { alreadyDoneCount += 1; kind = .alreadyDone }
             var unlocked: [String] = []
             for dependent in dependents[id] ?? [] {
@@ -383,7 +392,7 @@ actor RunState {
             ready.append(contentsOf: unlocked.reversed())
         case .failed(let failure):
             finished[id] = false
-            progress.failed += 1
+            counts.failed += 1
             failures.append(failure)
             kind = .failed
             message = failure.message
@@ -398,6 +407,6 @@ actor RunState {
     func summary() -> (done: Int, alreadyDone: Int, failures: [StepFailure], blocked: [String], unfinished: Int, requests: Int) {
         let unfinished = order.filter { finished[$0] == nil }
         let blocked = unfinished.filter { id in (waitingOn[id] ?? 0) > 0 }
-        return (doneCount, alreadyDoneCount, failures.sorted { $0.stepID < $1.stepID }, blocked, unfinished.count, progress.requests)
+        return (doneCount, alreadyDoneCount, failures.sorted { $0.stepID < $1.stepID }, blocked, unfinished.count, requests.load(ordering: .relaxed))
     }
 }
