@@ -44,13 +44,15 @@ final class JSONStreamWriter {
     /// Depth of a slot handed out by `superEncoder` that nothing has filled yet.
     @exclusivity(unchecked) private var unfilledSlot: Int?
     @exclusivity(unchecked) private var failure: EncodingError?
+    /// Whether `failure` is set: tested before every write, where reading the optional error copied it.
+    @exclusivity(unchecked) private var failed = false
 
     init() { bytes.reserveCapacity(1024) }
 
     /// Whether a container of this depth and id is the innermost one that may still be written to; it
     /// closes the containers inside it, which are finished once their parent is written to again.
     func enter(depth: Int, id: Int) -> Bool {
-        guard failure == nil else { return false }
+        guard !failed else { return false }
         guard depth < open.count, open[depth].id == id else {
             fail("a JSON container was written to after it was finished (its enclosing container had been written to)")
             return false
@@ -72,7 +74,7 @@ final class JSONStreamWriter {
 
     /// Whether a value may be written into the slot at `depth` (the top level, or a member just begun).
     func fillSlot(depth: Int) -> Bool {
-        guard failure == nil else { return false }
+        guard !failed else { return false }
         guard slotIsOpen, open.count == depth else {
             fail("a value was encoded twice into one JSON slot, or after its container was left")
             return false
@@ -95,7 +97,8 @@ final class JSONStreamWriter {
     }
 
     func fail(_ reason: String) {
-        if failure == nil {
+        if !failed {
+            failed = true
             failure = EncodingError.invalidValue(reason, EncodingError.Context(codingPath: [], debugDescription: reason))
         }
     }
