@@ -357,6 +357,7 @@ public actor JournalStore {
                 """)
             let position = try db.cachedStatement(sql: "UPDATE steps SET plan_position = ? WHERE id = ? AND plan_position <> ?")
             var inserted: [String] = []
+            var newSteps: [(PlannedStep, Int)] = []
             var redescribed: [String] = []
             for (index, step) in planned.enumerated() {
                 if let old = existing[step.id] {
@@ -370,10 +371,14 @@ public actor JournalStore {
                     guard known[step.id] == nil else {
                         throw JournalError.corrupt(path: path, reason: "step \(step.id) vanished from the file")
                     }
-                    try insert.execute(arguments: [step.id, step.kind, step.entityType, step.entityKey, step.component.rawValue,
-                                                   index, now, now, run])
                     inserted.append(step.id)
+                    newSteps.append((step, index))
                 }
+            }
+            // In key order, so each row goes next to the one before it in the table's b-tree (the plan order scatters them).
+            for (step, index) in newSteps.sorted(by: { $0.0.id < $1.0.id }) {
+                try insert.execute(arguments: [step.id, step.kind, step.entityType, step.entityKey, step.component.rawValue,
+                                               index, now, now, run])
             }
             // Steps the plan no longer lists go after it, in their old order.
             let missing = existing.keys.filter { !seen.contains($0) }
