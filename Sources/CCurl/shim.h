@@ -75,6 +75,11 @@ static inline int ttnm_poller_reserve(ttnm_poller *p, int fd) {
     p->capacity = capacity;
     return 0;
 }
+// Takes `fd` out of the epoll set, keeping only whether it is owned.
+static inline int ttnm_poller_remove(ttnm_poller *p, int fd) {
+    p->state[fd] &= TTNM_OWNED;
+    return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
 // Watches `fd` for reading and/or writing (adding it if new); `in` and `out` both 0 stops watching it.
 // A state can be stale (a descriptor libcurl closed itself leaves the epoll set on its own): then the
 // other operation is tried.
@@ -89,8 +94,7 @@ static inline int ttnm_poller_watch(ttnm_poller *p, int fd, int in, int out) {
             p->state[fd] = state | TTNM_IDLE;
             return 0;
         }
-        p->state[fd] = state & TTNM_OWNED;
-        return epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+        return ttnm_poller_remove(p, fd);
     }
     int wanted = (in ? TTNM_WATCH_IN : 0) | (out ? TTNM_WATCH_OUT : 0);
     if (watched == wanted) {
@@ -119,7 +123,7 @@ static inline curl_socket_t ttnm_open_socket(void *context, curlsocktype purpose
 // Takes `fd` out of the set and forgets its state, before it is closed.
 static inline void ttnm_poller_forget(ttnm_poller *p, int fd) {
     if (fd < 0 || fd >= p->capacity) return;
-    if (p->state[fd] & (TTNM_WATCH_IN | TTNM_WATCH_OUT)) epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
+    if (p->state[fd] & (TTNM_WATCH_IN | TTNM_WATCH_OUT)) ttnm_poller_remove(p, fd);
     p->state[fd] = 0;
 }
 // libcurl's CURLOPT_CLOSESOCKETFUNCTION.
@@ -145,8 +149,7 @@ static inline int ttnm_poller_wait(ttnm_poller *p, int *fds, int *masks, int max
         int fd = events[i].data.fd;
         if (fd < p->capacity && (p->state[fd] & TTNM_IDLE)) {
             // Nobody waits on an idle connection: out of the set until libcurl asks for it again.
-            epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL);
-            p->state[fd] &= TTNM_OWNED;
+            ttnm_poller_remove(p, fd);
             continue;
         }
         int mask = 0;

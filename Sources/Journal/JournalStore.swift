@@ -770,12 +770,17 @@ public actor JournalStore {
     /// Rows of `step_events` one INSERT writes: a statement run per row was a fifth of a batch's time.
     private static let eventsPerInsert = 32
 
+    /// The INSERT of `rows` events.
+    private static func eventsInsertSQL(rows: Int) -> String {
+        "INSERT INTO step_events (run_id, step_id, from_state, to_state, at_ms) VALUES "
+            + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+    }
+
+    /// The INSERT of a full chunk, built once (the statement cache is looked up by this text).
+    private static let fullEventsInsertSQL = eventsInsertSQL(rows: eventsPerInsert)
+
     /// The event rows of a batch, in its order (their ids keep it), `eventsPerInsert` rows per INSERT.
     private static func insertEvents(of batch: [StepChange], _ db: Database) throws {
-        func sql(rows: Int) -> String {
-            "INSERT INTO step_events (run_id, step_id, from_state, to_state, at_ms) VALUES "
-                + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
-        }
         var start = batch.startIndex
         while start < batch.endIndex {
             let rows = min(eventsPerInsert, batch.endIndex - start)
@@ -784,7 +789,8 @@ public actor JournalStore {
             for change in batch[start..<(start + rows)] {
                 values += [change.run, change.stepID, change.from.rawValue, change.to.rawValue, change.at]
             }
-            try db.cachedStatement(sql: sql(rows: rows)).execute(arguments: StatementArguments(values))
+            let sql = rows == eventsPerInsert ? fullEventsInsertSQL : eventsInsertSQL(rows: rows)
+            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(values))
             start += rows
         }
     }
