@@ -304,29 +304,30 @@ struct V3Engine: Sendable {
                 return !lineage.contains(where: mustBeZero.contains)
             }
             lineage.append(path)
-            guard let dot = candidate.lastIndex(of: ".") else { return false }
-            candidate = candidate[..<dot]
+            guard let parent = V3JSON.parentPath(candidate) else { return false }
+            candidate = parent
         }
     }
 
     /// Whether `leaf` equals `path`, lies under it, or contains it.
     static func overlaps(_ leaf: String, _ path: String) -> Bool {
-        leaf == path || leaf.hasPrefix(path + ".") || path.hasPrefix(leaf + ".")
+        V3JSON.isPath(leaf, within: path) || V3JSON.isPath(path, within: leaf)
     }
 
     /// Whether `leaf` or one of its ancestors is in `set` (after mapping wrapper `.value` paths).
     static func isCovered(_ leaf: String, by set: Set<String>, schema: V3MessageSchema) -> Bool {
         var candidate = Substring(leaf)
         while true {
-            if set.contains(String(candidate)) || set.contains(String(candidate) + ".value") { return true }
-            guard let dot = candidate.lastIndex(of: ".") else { return false }
-            candidate = candidate[..<dot]
+            let path = String(candidate)
+            if set.contains(path) || set.contains(path + ".value") { return true }
+            guard let parent = V3JSON.parentPath(candidate) else { return false }
+            candidate = parent
         }
     }
 
     /// `HasSetField`: the mask sets `path` when it names it or an ancestor (pkg/networkserver `hasAnyField`).
     static func maskSets(_ mask: [String], _ path: String) -> Bool {
-        mask.contains { path == $0 || path.hasPrefix($0 + ".") }
+        mask.contains { V3JSON.isPath(path, within: $0) }
     }
 
     /// Applies a Set/Update mask: each path takes the request's value, or is cleared when the request has none.

@@ -60,9 +60,10 @@ public enum V3JSON: Sendable, Equatable {
         var rest = Substring(path)
         while !rest.isEmpty {
             let key: Substring
-            if let dot = rest.firstIndex(of: ".") {
+            // Dots are ASCII, so searching the UTF-8 bytes finds them without walking grapheme clusters.
+            if let dot = rest.utf8.firstIndex(of: UInt8(ascii: ".")) {
                 key = rest[..<dot]
-                rest = rest[rest.index(after: dot)...]
+                rest = rest[rest.utf8.index(after: dot)...]
             } else {
                 key = rest
                 rest = ""
@@ -73,10 +74,30 @@ public enum V3JSON: Sendable, Equatable {
         return current
     }
 
+    /// Whether `path` is `ancestor` or lies under it (`"a.b"` is within `"a"`; `"ab"` is not).
+    static func isPath(_ path: some StringProtocol, within ancestor: some StringProtocol) -> Bool {
+        let inner = path.utf8, outer = ancestor.utf8
+        guard inner.count >= outer.count, inner.starts(with: outer) else { return false }
+        guard inner.count > outer.count else { return true }
+        return inner[inner.index(inner.startIndex, offsetBy: outer.count)] == UInt8(ascii: ".")
+    }
+
+    /// The path without its last component (`"a.b.c"` → `"a.b"`), or nil for a single component.
+    static func parentPath(_ path: Substring) -> Substring? {
+        guard let dot = path.utf8.lastIndex(of: UInt8(ascii: ".")) else { return nil }
+        return path[..<dot]
+    }
+
+    /// The last component of a path (`"a.b.c"` → `"c"`).
+    static func lastComponent(_ path: Substring) -> Substring {
+        guard let dot = path.utf8.lastIndex(of: UInt8(ascii: ".")) else { return path }
+        return path[path.utf8.index(after: dot)...]
+    }
+
     /// Sets `value` at a dotted path, creating intermediate objects; a nil value removes the path and any
     /// parent object it leaves empty.
     public mutating func set(path: String, to value: V3JSON?) {
-        let components = path.split(separator: ".", omittingEmptySubsequences: true)
+        let components = path.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: true).map { Substring($0) }
         guard !components.isEmpty else {
             self = value ?? .object([:])
             return

@@ -201,11 +201,15 @@ struct V3MessageSchema: Sendable {
     private static let keyEnvelopes: Set<String> = ["app_key", "nwk_key", "f_nwk_s_int_key", "s_nwk_s_int_key", "nwk_s_enc_key", "app_s_key"]
 
     private static func ruleType(_ path: String) -> V3FieldType? {
-        let parts = path.split(separator: ".")
-        if parts.count >= 2, parts.last == "key", keyEnvelopes.contains(String(parts[parts.count - 2])) { return .bytes(16) }
-        if parts.last == "dev_addr" { return .bytes(4) }
-        if parts.last == "dev_eui" || parts.last == "join_eui" { return .bytes(8) }
-        return nil
+        let whole = Substring(path)
+        switch V3JSON.lastComponent(whole) {
+        case "key":
+            guard let parent = V3JSON.parentPath(whole) else { return nil }
+            return keyEnvelopes.contains(String(V3JSON.lastComponent(parent))) ? .bytes(16) : nil
+        case "dev_addr": return .bytes(4)
+        case "dev_eui", "join_eui": return .bytes(8)
+        default: return nil
+        }
     }
 
     static func normalize(_ value: V3JSON, as type: V3FieldType, at path: String) throws(V3Failure) -> V3JSON {

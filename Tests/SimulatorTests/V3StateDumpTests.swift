@@ -113,6 +113,25 @@ import Testing
         #expect(value == .object([:]))
     }
 
+    @Test func pathsAreComparedComponentByComponent() {
+        #expect(V3JSON.isPath("mac_settings.rx2_frequency", within: "mac_settings"))
+        #expect(V3JSON.isPath("mac_settings", within: "mac_settings"))
+        #expect(!V3JSON.isPath("mac_settings_x", within: "mac_settings"))
+        #expect(!V3JSON.isPath("mac", within: "mac_settings"))
+        #expect(V3JSON.parentPath("session.keys.app_s_key") == "session.keys")
+        #expect(V3JSON.parentPath("session") == nil)
+        #expect(V3JSON.lastComponent("session.keys.app_s_key") == "app_s_key")
+        #expect(V3JSON.lastComponent("session") == "session")
+        #expect(V3Engine.overlaps("session.keys", "session.keys.app_s_key.key"))
+        #expect(!V3Engine.overlaps("session.keys", "session.key"))
+        #expect(V3Engine.maskSets(["mac_settings"], "mac_settings.rx1_delay"))
+        #expect(!V3Engine.maskSets(["mac_settings.rx1_delay"], "mac_settings"))
+        let nested = V3JSON.object(["a": .object(["é": .object(["c": .number(1)])])])
+        #expect(nested[path: "a.é.c"] == .number(1))
+        #expect(nested[path: "a.é"] == .object(["c": .number(1)]))
+        #expect(nested[path: "a..c"] == nil)
+    }
+
     @Test func bytesAcceptHexInAnyCaseAndBase64() throws {
         #expect(V3Hex.decode("70b3d57ed0000001", count: 8).map(V3Hex.encode) == "70B3D57ED0000001")
         // Base64 of the same 8 bytes, standard and URL alphabets, padding optional.
