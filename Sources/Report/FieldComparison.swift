@@ -24,7 +24,7 @@ public enum FieldComparison {
     /// The value at a dotted path; nil where any step is missing or not an object.
     public static func lookup(_ path: String, in value: V3JSONValue?) -> V3JSONValue? {
         var current = value
-        for part in path.split(separator: ".") {
+        for part in parts(path) {
             guard case .object(let fields)? = current else { return nil }
             current = fields[String(part)]
         }
@@ -34,10 +34,21 @@ public enum FieldComparison {
     /// Paths of key material: a part named `key`, `keys` or `root_keys`, or ending in `_key`
     /// (`root_keys.app_key.key`, `session.keys.app_s_key.key`, …). Never shown in any rendering.
     public static func isSecret(_ path: String) -> Bool {
-        path.split(separator: ".").contains { part in
-            let name = part.split(separator: "[").first.map(String.init) ?? ""
+        parts(path).contains { part in
+            let name = fieldName(part)
             return name == "key" || name == "keys" || name == "root_keys" || name.hasSuffix("_key")
         }
+    }
+
+    /// The dotted parts of a path, split on its UTF-8 bytes: dots are ASCII, so no grapheme clusters are walked.
+    static func parts(_ path: String) -> [Substring] {
+        path.utf8.split(separator: UInt8(ascii: ".")).map { Substring($0) }
+    }
+
+    /// A part's field name without its list index (`antennas[0]` → `antennas`).
+    static func fieldName(_ part: Substring) -> Substring {
+        guard let bracket = part.utf8.firstIndex(of: UInt8(ascii: "[")) else { return part }
+        return part[..<bracket]
     }
 
     /// Whether the value is what v3 omits: null, false, 0, "", [] or an object of such values.
@@ -143,7 +154,8 @@ public enum FieldComparison {
 
     /// Fields whose values are hex bytes (EUIs, DevAddr, keys): compared without case.
     static func isHexPath(_ path: String) -> Bool {
-        guard let last = path.split(separator: ".").last?.split(separator: "[").first.map(String.init) else { return false }
+        guard let lastPart = parts(path).last else { return false }
+        let last = fieldName(lastPart)
         return last == "eui" || last.hasSuffix("_eui") || last == "dev_addr" || last == "key"
     }
 

@@ -60,17 +60,19 @@ extension TTNMigrate.Bench {
             ]
             for command in commands {
                 console.err("bench --scale: \(command.name): ttn-migrate \(command.arguments.first!) …")
-                let before = try await simulator.statistics().requests
+                let before = try await simulator.statistics()
                 let measured = try MeasuredProcess.run(
                     executable: executable, arguments: command.arguments, output: directory + "/\(command.name.replacingOccurrences(of: " ", with: "-")).log")
-                let requests = try await simulator.statistics().requests - before
+                let after = try await simulator.statistics()
                 // `run` and `diff` exit 1 when some step failed or v3 differs; only a crash or a usage error stops the bench.
                 guard measured.status == 0 || measured.status == 1 else {
                     let log = (try? String(contentsOfFile: measured.output, encoding: .utf8)) ?? ""
                     throw BenchError.setup("\(command.name) exited with \(measured.status): \(log.suffix(600))")
                 }
                 phases.append(ScalePhase(name: command.name, seconds: measured.seconds, peakBytes: measured.peakResidentBytes,
-                                         requests: requests, status: measured.status, goal: command.goal))
+                                         requests: after.requests - before.requests, cpuSeconds: measured.cpuSeconds,
+                                         simulatorCPUSeconds: after.processCPUSeconds - before.processCPUSeconds,
+                                         status: measured.status, goal: command.goal))
             }
         } catch {
             await simulator.stop()
@@ -117,6 +119,10 @@ struct ScalePhase {
     var peakBytes: Int
     /// Requests the simulator received during the command.
     var requests: Int
+    /// CPU time (user and system) of the command's process.
+    var cpuSeconds: Double
+    /// CPU time of the simulator process while the command ran.
+    var simulatorCPUSeconds: Double
     var status: Int32
     var goal: Goal?
 
@@ -127,7 +133,8 @@ struct ScalePhase {
 
     var line: String {
         var text = "  " + name.padding(toLength: 12, withPad: " ", startingAt: 0)
-            + String(format: " %8.2f s, peak %6.0f MB, %7d requests, exit %d", seconds, megabytes, requests, status)
+            + String(format: " %8.2f s, peak %6.0f MB, %7d requests, CPU %7.2f s + simulator %7.2f s, exit %d",
+                     seconds, megabytes, requests, cpuSeconds, simulatorCPUSeconds, status)
         if let goal, let met {
             text += String(format: "  (goal ≤ %.0f s", goal.seconds) + (goal.megabytes.map { String(format: ", ≤ %.0f MB", $0) } ?? "")
                 + (met ? ": met)" : ": MISSED)")
@@ -138,18 +145,20 @@ struct ScalePhase {
     var jsonObject: [String: Any] {
         [
             "name": name, "seconds": rounded(seconds, 3), "peak_rss_mb": rounded(megabytes, 1), "requests": requests,
-            "exit_status": Int(status), "goal_seconds": goal.map { $0.seconds } ?? NSNull(),
+            "cpu_seconds": rounded(cpuSeconds, 3), "simulator_cpu_seconds": rounded(simulatorCPUSeconds, 3), "exit_status": Int(status), "goal_seconds": goal.map { $0.seconds } ?? NSNull(),
             "goal_peak_rss_mb": goal?.megabytes ?? NSNull(), "met": met ?? NSNull(),
         ]
     }
 }
 
-/// A child process measured from outside: wall time, and peak memory from its own `wait4` rusage.
+/// A child process measured from outside: wall time, and peak memory and CPU time from its own `wait4` rusage.
 enum MeasuredProcess {
     struct Result {
         var status: Int32
         var seconds: Double
         var peakResidentBytes: Int
+        /// User and system CPU time of the process.
+        var cpuSeconds: Double
         /// The file holding its standard output and error.
         var output: String
     }
@@ -181,6 +190,11 @@ enum MeasuredProcess {
         return Result(
             status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
             seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
-            peakResidentBytes: usage.ru_maxrss * 1024, output: output)
+            peakResidentBytes: usage.ru_maxrss * 1024, cpuSeconds: Self.seconds(usage.ru_utime) + Self.seconds(usage.ru_stime),
+            output: output)
+    }
+
+    private static func seconds(_ time: timeval) -> Double {
+        Double(time.tv_sec) + Double(time.tv_usec) / 1e6
     }
 }

@@ -198,6 +198,8 @@ func benchJSON(_ arguments: [String]) async throws -> [String: Any] {
     #expect(requests[0] == 0, "plan sends no v3 request")
     #expect(requests[1] > 12, "the first run writes every device")
     #expect(requests[2] < requests[1], "the resume of a finished journal writes nothing again")
+    #expect(phases.allSatisfy { ($0["cpu_seconds"] as? Double ?? 0) > 0 }, "each command's own CPU time is read")
+    #expect((phases[1]["simulator_cpu_seconds"] as? Double ?? 0) > 0, "the simulator worked for the first run")
     #expect(phases[0]["goal_seconds"] as? Double == 10)
     #expect(phases[2]["goal_seconds"] as? Double == 5)
 }

@@ -80,6 +80,8 @@ struct JSONBodyEncoderTests {
             snapshot: SyntheticEstate.snapshot(applications: 7, gateways: 5, devices: 60), options: SyntheticEstate.options())
         var compared: [String: Int] = [:]
         for step in plan.steps {
+            // The whole payload too: `IntendedState` (the diff) reads every step through this encoder.
+            #expect(try streamedJSON(step.payload) == foundationJSON(step.payload), "\(step.id)")
             func compare(_ value: some Encodable) throws {
                 #expect(try streamedJSON(value) == foundationJSON(value), "\(step.id)")
                 compared["\(type(of: value))", default: 0] += 1
