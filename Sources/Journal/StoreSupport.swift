@@ -27,6 +27,15 @@ enum StoreSupport {
         }
     }
 
+    /// A JSON object of strings (a step's result), read with `JSONSerialization`: a `JSONDecoder` per row
+    /// was the larger part of reading a large journal's steps.
+    static func decodeStringMap(_ text: String, path: String, what: String) throws -> [String: String] {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)), let strings = object as? [String: String] else {
+            throw JournalError.corrupt(path: path, reason: "\(what) is not valid JSON")
+        }
+        return strings
+    }
+
     /// The SQLite result code and message, never the SQL or its arguments (which may hold secrets).
     static func describe(_ error: DatabaseError) -> String {
         let message = error.message ?? "no message"
@@ -62,7 +71,7 @@ enum StoreSupport {
             attempts: row["attempts"],
             lastError: row["last_error"],
             lastErrorCorrelationID: row["last_error_correlation_id"],
-            result: try resultText.map { try decodeJSON([String: String].self, $0, path: path, what: "the result of step \(id)") },
+            result: try resultText.map { try decodeStringMap($0, path: path, what: "the result of step \(id)") },
             skipReason: row["skip_reason"],
             planPosition: row["plan_position"],
             createdAt: date(row["created_at_ms"] as Int64),

@@ -34,15 +34,25 @@ public enum FieldComparison {
     /// Paths of key material: a part named `key`, `keys` or `root_keys`, or ending in `_key`
     /// (`root_keys.app_key.key`, `session.keys.app_s_key.key`, …). Never shown in any rendering.
     public static func isSecret(_ path: String) -> Bool {
-        parts(path).contains { part in
-            let name = fieldName(part)
-            return name == "key" || name == "keys" || name == "root_keys" || name.hasSuffix("_key")
+        var rest = Substring(path)
+        while true {
+            let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
+            let name = fieldName(dot.map { rest[..<$0] } ?? rest)
+            if name == "key" || name == "keys" || name == "root_keys" || name.hasSuffix("_key") { return true }
+            guard let dot else { return false }
+            rest = rest[rest.utf8.index(after: dot)...]
         }
     }
 
     /// The dotted parts of a path, split on its UTF-8 bytes: dots are ASCII, so no grapheme clusters are walked.
     static func parts(_ path: String) -> [Substring] {
         path.utf8.split(separator: UInt8(ascii: ".")).map { Substring($0) }
+    }
+
+    /// The last dotted part of a path.
+    static func lastPart(_ path: String) -> Substring {
+        guard let dot = path.utf8.lastIndex(of: UInt8(ascii: ".")) else { return Substring(path) }
+        return path[path.utf8.index(after: dot)...]
     }
 
     /// A part's field name without its list index (`antennas[0]` → `antennas`).
@@ -154,8 +164,7 @@ public enum FieldComparison {
 
     /// Fields whose values are hex bytes (EUIs, DevAddr, keys): compared without case.
     static func isHexPath(_ path: String) -> Bool {
-        guard let lastPart = parts(path).last else { return false }
-        let last = fieldName(lastPart)
+        let last = fieldName(lastPart(path))
         return last == "eui" || last.hasSuffix("_eui") || last == "dev_addr" || last == "key"
     }
 

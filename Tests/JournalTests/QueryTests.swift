@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 @testable import Journal
 
@@ -43,6 +44,33 @@ import Testing
             "device:my-app/dev-1:js", "device:my-app/dev-1:ns", "device:my-app/dev-1:as",
         ])
         try await resumed.close()
+    }
+
+    /// A step's result is read back as written; one that is not a JSON object of strings is named as damage.
+    @Test func stepResultsReadBackAndDamagedOnesAreNamed() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.file("j.sqlite")
+        let store = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
+        try await store.startRun(Fixtures.runInfo)
+        try await store.upsertPlannedSteps(Fixtures.plan)
+        try await store.markInFlight(step: "application:my-app:create")
+        try await store.markDone(step: "application:my-app:create", result: ["application_id": "my-app", "note": "é \"quoted\""])
+        #expect(try await store.steps().first { $0.id == "application:my-app:create" }?.result
+            == ["application_id": "my-app", "note": "é \"quoted\""])
+        try await store.close()
+
+        for damaged in [#"{"application_id": 7}"#, #"["my-app"]"#, #"{"application_id": "my-app""#] {
+            let queue = try DatabaseQueue(path: path)
+            try await queue.write { db in
+                try db.execute(sql: "UPDATE steps SET result_json = ? WHERE id = 'application:my-app:create'", arguments: [damaged])
+            }
+            try queue.close()
+            let reopened = try JournalStore.open(at: path, target: Fixtures.target, options: Fixtures.options())
+            await #expect(throws: JournalError.corrupt(path: path, reason: "the result of step application:my-app:create is not valid JSON"), "\(damaged)") {
+                _ = try await reopened.steps()
+            }
+            try await reopened.close()
+        }
     }
 
     @Test func upsertRefusesInvalidPlans() async throws {

@@ -1,5 +1,5 @@
 import Foundation
-import Report
+@testable import Report
 import Testing
 import V3Client
 
@@ -117,6 +117,21 @@ import V3Client
         #expect(!FieldComparison.isSecret("ids.dev_eui"))
         #expect(!FieldComparison.isSecret("name"))
         #expect(!FieldComparison.isSecret("attributes.v2-key-name"))
+        #expect(FieldComparison.isSecret("antennas[0].keys"))
+        #expect(FieldComparison.isSecret("session.keys[1]"))
+        #expect(!FieldComparison.isSecret("keyed.name"))
+    }
+
+    @Test func hexPathsAreNamedByTheirLastPart() {
+        #expect(FieldComparison.isHexPath("ids.dev_eui"))
+        #expect(FieldComparison.isHexPath("session.dev_addr"))
+        #expect(FieldComparison.isHexPath("root_keys.app_key.key"))
+        #expect(FieldComparison.isHexPath("eui"))
+        #expect(FieldComparison.isHexPath("ids.eui[0]"))
+        #expect(!FieldComparison.isHexPath("ids.dev_eui.name"))
+        #expect(!FieldComparison.isHexPath("name"))
+        #expect(FieldComparison.lookup("a.b", in: .object(["a": .object(["b": .number(1)])])) == .number(1))
+        #expect(FieldComparison.lookup("a.c", in: .object(["a": .object(["b": .number(1)])])) == nil)
     }
 
     @Test func numbersCompareAsNumbers() {
