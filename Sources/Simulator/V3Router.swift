@@ -94,7 +94,8 @@ struct V3Router: Sendable {
 
     /// Matches a path already stripped of `/api/v3`.
     func match(method: String, path: Substring) -> V3RouteMatch {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        // Split on the UTF-8 bytes: `/` is ASCII, so no grapheme clusters need walking.
+        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true).map { String(Substring($0)) }
         let candidates = (buckets[V3Router.bucketKey(count: parts.count, first: parts.first.map { .literal($0) })] ?? [])
             + (buckets["\(parts.count)|*"] ?? [])
         var pathMatched = false

@@ -110,6 +110,25 @@ enum V3FieldType: Sendable {
     case macChannels
 }
 
+/// One field of a message schema: its path, what kind of field it is, and its sub-fields by name.
+final class V3SchemaNode: Sendable {
+    let path: String
+    let isWrapper: Bool
+    /// A message with known sub-fields (walked field by field) rather than a leaf; the root is one.
+    let isMessage: Bool
+    let children: [String: V3SchemaNode]
+    /// How a leaf's value is checked and normalized, if at all.
+    let type: V3FieldType?
+
+    init(path: String, isWrapper: Bool, isMessage: Bool, children: [String: V3SchemaNode], type: V3FieldType?) {
+        self.path = path
+        self.isWrapper = isWrapper
+        self.isMessage = isMessage
+        self.children = children
+        self.type = type
+    }
+}
+
 /// The fields of one message (end device, application, gateway, link, API key), derived from the field-mask
 /// tables: the union of every RPC's allowed paths for that message plus the zero-rule sub-paths (§2).
 struct V3MessageSchema: Sendable {
@@ -121,6 +140,9 @@ struct V3MessageSchema: Sendable {
     /// sub-path is `value`, plus the ones the tables list without it.
     let wrappers: Set<String>
     let types: [String: V3FieldType]
+    /// The same fields as a tree, so that walking a request looks up each field by its name alone, not
+    /// its whole path.
+    let root: V3SchemaNode
 
     init(name: String, paths: Set<String>, extraWrappers: Set<String> = [], types: [String: V3FieldType]) {
         self.name = name
@@ -148,6 +170,16 @@ struct V3MessageSchema: Sendable {
         self.children = children
         self.wrappers = wrappers
         self.types = types
+        func node(_ path: String) -> V3SchemaNode {
+            let names = children[path] ?? []
+            var nodes: [String: V3SchemaNode] = [:]
+            for name in names { nodes[name] = node(path.isEmpty ? name : path + "." + name) }
+            let isWrapper = !path.isEmpty && wrappers.contains(path)
+            return V3SchemaNode(
+                path: path, isWrapper: isWrapper, isMessage: path.isEmpty || (!isWrapper && !names.isEmpty), children: nodes,
+                type: path.isEmpty ? nil : types[path] ?? V3MessageSchema.ruleType(path))
+        }
+        root = node("")
     }
 
     /// The path where a mask path's value lives in JSON: `mac_settings.rx1_delay.value` → `mac_settings.rx1_delay`.
@@ -166,35 +198,37 @@ struct V3MessageSchema: Sendable {
 
     /// Reads a request's message as the LS decoder does: snake_case or lowerCamel names, unknown fields dropped,
     /// bytes and enums normalized, wrapper values bare. Type errors are decoding errors (400, code 3, no details).
-    func normalize(_ value: V3JSON, at path: String = "") throws(V3Failure) -> V3JSON {
+    func normalize(_ value: V3JSON) throws(V3Failure) -> V3JSON {
+        try normalize(value, at: root)
+    }
+
+    private func normalize(_ value: V3JSON, at node: V3SchemaNode) throws(V3Failure) -> V3JSON {
         if value == .null { return .null }
-        if !path.isEmpty, wrappers.contains(path) {
+        if node.isWrapper {
             if case .object = value {
-                throw V3Failure.malformedBody("invalid value for wrapper field `\(path)` of \(name): give the bare value, not an object with \"value\"")
+                throw V3Failure.malformedBody("invalid value for wrapper field `\(node.path)` of \(name): give the bare value, not an object with \"value\"")
             }
-            return try normalizeLeaf(value, at: path)
+            return try normalizeLeaf(value, at: node)
         }
-        if path.isEmpty || isMessage(path) {
+        if node.isMessage {
             guard case .object(let fields) = value else {
-                throw V3Failure.malformedBody("invalid value for field `\(path.isEmpty ? name : path)`: expected a JSON object")
+                throw V3Failure.malformedBody("invalid value for field `\(node.path.isEmpty ? name : node.path)`: expected a JSON object")
             }
-            let known = children[path] ?? []
             var result: [String: V3JSON] = [:]
             for (key, child) in fields {
-                let field = known.contains(key) ? key : V3MessageSchema.snakeCase(key)
-                guard known.contains(field) else { continue }
-                let childPath = path.isEmpty ? field : path + "." + field
-                let normalized = try normalize(child, at: childPath)
+                let field = node.children[key] != nil ? key : V3MessageSchema.snakeCase(key)
+                guard let childNode = node.children[field] else { continue }
+                let normalized = try normalize(child, at: childNode)
                 if normalized != .null { result[field] = normalized }
             }
             return .object(result)
         }
-        return try normalizeLeaf(value, at: path)
+        return try normalizeLeaf(value, at: node)
     }
 
-    private func normalizeLeaf(_ value: V3JSON, at path: String) throws(V3Failure) -> V3JSON {
-        guard let type = types[path] ?? V3MessageSchema.ruleType(path) else { return value }
-        return try V3MessageSchema.normalize(value, as: type, at: path)
+    private func normalizeLeaf(_ value: V3JSON, at node: V3SchemaNode) throws(V3Failure) -> V3JSON {
+        guard let type = node.type else { return value }
+        return try V3MessageSchema.normalize(value, as: type, at: node.path)
     }
 
     /// AES-128 keys are the `key` of a `KeyEnvelope` (`keys.proto`).
@@ -356,31 +390,57 @@ struct V3MessageSchema: Sendable {
 
     /// The paths of non-zero values in a normalized message: message fields are walked, everything else
     /// (scalars, lists, maps, wrappers) is one leaf. A wrapper holding `false`/`0` is not zero (it is set).
-    func nonZeroLeaves(_ value: V3JSON, at path: String = "") -> [String] {
-        if !path.isEmpty, wrappers.contains(path) {
-            return value == .null ? [] : [path]
+    func nonZeroLeaves(_ value: V3JSON) -> [String] {
+        var leaves: [String] = []
+        nonZeroLeaves(value, at: root, path: "", into: &leaves)
+        return leaves
+    }
+
+    /// `node` is nil below the known fields: such a value is one leaf.
+    private func nonZeroLeaves(_ value: V3JSON, at node: V3SchemaNode?, path: String, into leaves: inout [String]) {
+        if let node, node.isWrapper {
+            if value != .null { leaves.append(path) }
+            return
         }
-        if path.isEmpty || isMessage(path), case .object(let fields) = value {
-            var leaves: [String] = []
+        if let node, node.isMessage, case .object(let fields) = value {
             for key in fields.keys.sorted() {
-                leaves += nonZeroLeaves(fields[key]!, at: path.isEmpty ? key : path + "." + key)
+                let child = node.children[key]
+                nonZeroLeaves(fields[key]!, at: child, path: child?.path ?? (path.isEmpty ? key : path + "." + key), into: &leaves)
             }
-            return leaves
+            return
         }
-        return value.isZero ? [] : [path]
+        if !value.isZero { leaves.append(path) }
     }
 
     /// A copy of `value` without zero values (what the real marshalers omit), keeping set wrappers.
     func droppingZeros(_ value: V3JSON, at path: String = "") -> V3JSON? {
-        if !path.isEmpty, wrappers.contains(path) {
+        droppingZeros(value, at: node(at: path))
+    }
+
+    /// The node of a known path; nil when a part of it is not a field of the message.
+    func node(at path: String) -> V3SchemaNode? {
+        var current = root
+        var rest = Substring(path)
+        while !rest.isEmpty {
+            let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
+            guard let next = current.children[String(dot.map { rest[..<$0] } ?? rest)] else { return nil }
+            current = next
+            rest = dot.map { rest[rest.utf8.index(after: $0)...] } ?? ""
+        }
+        return current
+    }
+
+    /// `node` is nil below the known fields: such a value is kept unless it is zero.
+    private func droppingZeros(_ value: V3JSON, at node: V3SchemaNode?) -> V3JSON? {
+        if let node, node.isWrapper {
             return value == .null ? nil : value
         }
-        if case .object(let fields) = value, path.isEmpty || isMessage(path) {
+        if case .object(let fields) = value, let node, node.isMessage {
             var result: [String: V3JSON] = [:]
             for (key, child) in fields {
-                if let kept = droppingZeros(child, at: path.isEmpty ? key : path + "." + key) { result[key] = kept }
+                if let kept = droppingZeros(child, at: node.children[key]) { result[key] = kept }
             }
-            return result.isEmpty && !path.isEmpty ? nil : .object(result)
+            return result.isEmpty && !node.path.isEmpty ? nil : .object(result)
         }
         return value.isZero ? nil : value
     }
