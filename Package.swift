@@ -78,7 +78,13 @@ let package = Package(
             name: "ExecutorTests",
             dependencies: ["Executor", "V3Client", "HTTP", "Simulator", "Plan", "Mapping", "V2Model", "V3Model"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "Executor", "Plan", "Mapping", "V3Model", "V3Client", "V2Model"]),
-        .testTarget(name: "SimulatorTests", dependencies: ["Simulator", "HTTP", "ReferenceData"]),
+        .testTarget(
+            name: "SimulatorTests",
+            dependencies: [
+                "Simulator", "HTTP", "ReferenceData", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["TTNMigrateCLI", "Simulator", "HTTP", "V2Model", "V3Model", "Journal", "Executor", "Plan", "Cutover"],

@@ -24,9 +24,12 @@ public enum FieldComparison {
     /// The value at a dotted path; nil where any step is missing or not an object.
     public static func lookup(_ path: String, in value: V3JSONValue?) -> V3JSONValue? {
         var current = value
-        for part in parts(path) {
+        var rest = Substring(path)
+        while !rest.isEmpty {
             guard case .object(let fields)? = current else { return nil }
-            current = fields[String(part)]
+            let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
+            current = fields[String(dot.map { rest[..<$0] } ?? rest)]
+            rest = dot.map { rest[rest.utf8.index(after: $0)...] } ?? ""
         }
         return current
     }
@@ -42,11 +45,6 @@ public enum FieldComparison {
             guard let dot else { return false }
             rest = rest[rest.utf8.index(after: dot)...]
         }
-    }
-
-    /// The dotted parts of a path, split on its UTF-8 bytes: dots are ASCII, so no grapheme clusters are walked.
-    static func parts(_ path: String) -> [Substring] {
-        path.utf8.split(separator: UInt8(ascii: ".")).map { Substring($0) }
     }
 
     /// The last dotted part of a path.

@@ -715,23 +715,52 @@ final class SimHTTPHandler: ChannelInboundHandler {
 
     /// The request as the API sees it: percent-decoded path and query, lower-cased header names.
     static func request(_ head: HTTPRequestHead, body: ByteBuffer) -> SimRequest {
-        let target = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        let rawPath = target.first.map(String.init) ?? "/"
+        // `?`, `&` and `=` are ASCII: the target is split on its bytes.
+        let uri = Substring(head.uri)
+        let mark = uri.utf8.firstIndex(of: UInt8(ascii: "?"))
+        let rawPath = mark.map { uri[..<$0] } ?? uri
         var query: [String: String] = [:]
-        if target.count == 2 {
-            for item in target[1].split(separator: "&") {
-                let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                let name = String(pair[0])
-                let value = pair.count == 2 ? String(pair[1]) : ""
-                query[name.removingPercentEncoding ?? name] = value.removingPercentEncoding ?? value
+        if let mark {
+            for item in uri[uri.utf8.index(after: mark)...].utf8.split(separator: UInt8(ascii: "&")) {
+                let pair = Substring(item)
+                let equals = pair.utf8.firstIndex(of: UInt8(ascii: "="))
+                let name = equals.map { pair[..<$0] } ?? pair
+                let value = equals.map { pair[pair.utf8.index(after: $0)...] } ?? ""
+                query[percentDecoded(name)] = percentDecoded(value)
             }
         }
         var headers: [String: String] = [:]
         for (name, value) in head.headers { headers[name] = value }
         return SimRequest(
-            method: head.method.rawValue, path: rawPath.removingPercentEncoding ?? rawPath, query: query,
+            method: head.method.rawValue, path: percentDecoded(rawPath), query: query,
             headers: headers, body: Data(body.readableBytesView)
         )
+    }
+
+    /// `%XX` escapes decoded; the text as it is when an escape is malformed or the result is not UTF-8 (as
+    /// `removingPercentEncoding` returning nil was treated).
+    static func percentDecoded(_ text: Substring) -> String {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return String(text) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        func hex(_ byte: UInt8?) -> UInt8? {
+            switch byte {
+            case (UInt8(ascii: "0")...UInt8(ascii: "9"))?: return byte! - UInt8(ascii: "0")
+            case (UInt8(ascii: "a")...UInt8(ascii: "f"))?: return byte! - UInt8(ascii: "a") + 10
+            case (UInt8(ascii: "A")...UInt8(ascii: "F"))?: return byte! - UInt8(ascii: "A") + 10
+            default: return nil
+            }
+        }
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else {
+                bytes.append(byte)
+                continue
+            }
+            guard let high = hex(iterator.next()), let low = hex(iterator.next()) else { return String(text) }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self) ?? String(text)
     }
 }
 

@@ -245,7 +245,15 @@ struct V3Engine: Sendable {
     }
 
     static func splitPaths(_ text: String) -> [String] {
-        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        // ASCII (every real mask): split and trim on the bytes. Otherwise Foundation's idea of whitespace.
+        guard text.utf8.allSatisfy({ $0 < 0x80 }) else {
+            return text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        func isBlank(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        return text.utf8.split(separator: UInt8(ascii: ",")).compactMap { part in
+            guard let first = part.firstIndex(where: { !isBlank($0) }), let last = part.lastIndex(where: { !isBlank($0) }) else { return nil }
+            return String(Substring(part[first...last]))
+        }
     }
 
     /// Every requested path must be in the RPC's allowed set (exact match) → else `field_mask_paths`.

@@ -57,21 +57,25 @@ public enum V3JSON: Sendable, Equatable {
     /// The value at a dotted path (`"session.keys.app_s_key.key"`), or nil when any step is missing.
     public subscript(path path: String) -> V3JSON? {
         var current = self
+        let found = V3JSON.walk(path) { key in
+            guard case .object(let fields) = current, let next = fields[String(key)] else { return false }
+            current = next
+            return true
+        }
+        return found ? current : nil
+    }
+
+    /// Calls `step` with each dotted component of `path` in order while it returns true; whether every one did.
+    ///
+    /// Dots are ASCII, so searching the UTF-8 bytes finds them without walking grapheme clusters.
+    static func walk(_ path: String, _ step: (Substring) -> Bool) -> Bool {
         var rest = Substring(path)
         while !rest.isEmpty {
-            let key: Substring
-            // Dots are ASCII, so searching the UTF-8 bytes finds them without walking grapheme clusters.
-            if let dot = rest.utf8.firstIndex(of: UInt8(ascii: ".")) {
-                key = rest[..<dot]
-                rest = rest[rest.utf8.index(after: dot)...]
-            } else {
-                key = rest
-                rest = ""
-            }
-            guard case .object(let fields) = current, let next = fields[String(key)] else { return nil }
-            current = next
+            let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
+            guard step(dot.map { rest[..<$0] } ?? rest) else { return false }
+            rest = dot.map { rest[rest.utf8.index(after: $0)...] } ?? ""
         }
-        return current
+        return true
     }
 
     /// Whether `path` is `ancestor` or lies under it (`"a.b"` is within `"a"`; `"ab"` is not).

@@ -420,14 +420,12 @@ struct V3MessageSchema: Sendable {
     /// The node of a known path; nil when a part of it is not a field of the message.
     func node(at path: String) -> V3SchemaNode? {
         var current = root
-        var rest = Substring(path)
-        while !rest.isEmpty {
-            let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
-            guard let next = current.children[String(dot.map { rest[..<$0] } ?? rest)] else { return nil }
+        let found = V3JSON.walk(path) { name in
+            guard let next = current.children[String(name)] else { return false }
             current = next
-            rest = dot.map { rest[rest.utf8.index(after: $0)...] } ?? ""
+            return true
         }
-        return current
+        return found ? current : nil
     }
 
     /// `node` is nil below the known fields: such a value is kept unless it is zero.

@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOHTTP1
 import Testing
 @testable import Simulator
 
@@ -200,6 +202,21 @@ struct SimServerTests {
         #expect(record.status == 200)
         #expect(!record.inProgress)
         #expect(server.port == nil)
+    }
+
+    @Test("the target is split and percent-decoded on its bytes as Foundation decodes it")
+    func targetDecoding() {
+        for text in ["plain", "a%20b", "%E2%82%AC", "%e2%82%ac", "100%", "%zz", "%C3", "a%2", "x%2Cy", "", "%25"] {
+            #expect(SimHTTPHandler.percentDecoded(Substring(text)) == (text.removingPercentEncoding ?? text), "\(text)")
+        }
+        let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: "/api/v3/a%20b?field_mask=ids,%20name&x&=v&y=1=2")
+        let request = SimHTTPHandler.request(head, body: ByteBuffer())
+        #expect(request.path == "/api/v3/a b")
+        #expect(request.query == ["field_mask": "ids, name", "x": "", "": "v", "y": "1=2"])
+        #expect(V3Engine.splitPaths(request.query["field_mask"]!) == ["ids", "name"])
+        #expect(V3Engine.splitPaths(" ids ,,\tname\t, ") == ["ids", "name"])
+        #expect(V3Engine.splitPaths("ids,\u{00A0}name") == ["ids", "name"], "non-ASCII whitespace is trimmed as Foundation trims it")
+        #expect(V3Engine.splitPaths("") == [])
     }
 
     @Test("latency is added to every request")
