@@ -30,18 +30,21 @@ extension JournalStore {
     /// The steps in the given states (all steps if nil), in plan order.
     public func steps(in states: Set<StepState>? = nil) throws -> [StepRecord] {
         try read { db in
-            let rows: [Row]
+            // A cursor reads each row in place (no copy of every row first).
+            let rows: RowCursor
             if let states {
                 let wanted = StepState.allCases.filter { states.contains($0) }.map(\.rawValue)
                 guard !wanted.isEmpty else { return [] }
                 let marks = Array(repeating: "?", count: wanted.count).joined(separator: ", ")
-                rows = try Row.fetchAll(
+                rows = try Row.fetchCursor(
                     db, sql: "SELECT \(StoreSupport.stepColumns) FROM steps WHERE state IN (\(marks)) ORDER BY plan_position, id",
                     arguments: StatementArguments(wanted))
             } else {
-                rows = try Row.fetchAll(db, sql: "SELECT \(StoreSupport.stepColumns) FROM steps ORDER BY plan_position, id")
+                rows = try Row.fetchCursor(db, sql: "SELECT \(StoreSupport.stepColumns) FROM steps ORDER BY plan_position, id")
             }
-            return try rows.map { try StoreSupport.step($0, path: path) }
+            var steps: [StepRecord] = []
+            while let row = try rows.next() { steps.append(try StoreSupport.step(row, path: path)) }
+            return steps
         }
     }
 

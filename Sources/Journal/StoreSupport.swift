@@ -44,41 +44,44 @@ enum StoreSupport {
 
     // MARK: Row decoding
 
+    /// The columns every step query selects, in this order: `step(_:path:)` reads them by position, since
+    /// looking a column up by name (case-insensitively) was most of reading a large journal's steps.
     static let stepColumns = """
         id, kind, entity_type, entity_key, component, state, attempts, last_error, last_error_correlation_id,
         result_json, skip_reason, plan_position, created_at_ms, updated_at_ms, first_attempted_at_ms,
         last_attempted_at_ms, run_id
         """
 
+    /// A step from a row of `stepColumns`.
     static func step(_ row: Row, path: String) throws -> StepRecord {
-        let id: String = row["id"]
-        let componentText: String = row["component"]
-        let stateText: String = row["state"]
+        let id: String = row[0]
+        let componentText: String = row[4]
+        let stateText: String = row[5]
         guard let component = StepComponent(rawValue: componentText) else {
             throw JournalError.corrupt(path: path, reason: "step \(id) has unknown component \"\(componentText)\"")
         }
         guard let state = StepState(rawValue: stateText) else {
             throw JournalError.corrupt(path: path, reason: "step \(id) has unknown state \"\(stateText)\"")
         }
-        let resultText: String? = row["result_json"]
+        let resultText: String? = row[9]
         return StepRecord(
             id: id,
-            kind: row["kind"],
-            entityType: row["entity_type"],
-            entityKey: row["entity_key"],
+            kind: row[1],
+            entityType: row[2],
+            entityKey: row[3],
             component: component,
             state: state,
-            attempts: row["attempts"],
-            lastError: row["last_error"],
-            lastErrorCorrelationID: row["last_error_correlation_id"],
+            attempts: row[6],
+            lastError: row[7],
+            lastErrorCorrelationID: row[8],
             result: try resultText.map { try decodeStringMap($0, path: path, what: "the result of step \(id)") },
-            skipReason: row["skip_reason"],
-            planPosition: row["plan_position"],
-            createdAt: date(row["created_at_ms"] as Int64),
-            updatedAt: date(row["updated_at_ms"] as Int64),
-            firstAttemptedAt: date(row["first_attempted_at_ms"] as Int64?),
-            lastAttemptedAt: date(row["last_attempted_at_ms"] as Int64?),
-            runID: row["run_id"]
+            skipReason: row[10],
+            planPosition: row[11],
+            createdAt: date(row[12] as Int64),
+            updatedAt: date(row[13] as Int64),
+            firstAttemptedAt: date(row[14] as Int64?),
+            lastAttemptedAt: date(row[15] as Int64?),
+            runID: row[16]
         )
     }
 

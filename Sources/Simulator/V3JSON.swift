@@ -118,13 +118,10 @@ public enum V3JSON: Sendable, Equatable {
         if components.count == 1 {
             fields[key] = value
         } else {
-            var child = fields.removeValue(forKey: key) ?? .object([:])
-            set(&child, components.dropFirst(), value)
-            if case .object(let childFields) = child, childFields.isEmpty {
-                fields[key] = nil
-            } else {
-                fields[key] = child
-            }
+            // Mutated in place through the dictionary's accessor: one lookup, no removal and reinsertion.
+            set(&fields[key, default: .object([:])], components.dropFirst(), value)
+            // Only a removal can leave the child empty.
+            if value == nil, case .object(let childFields)? = fields[key], childFields.isEmpty { fields[key] = nil }
         }
         node = .object(fields)
     }

@@ -304,8 +304,7 @@ extension MigrationConfiguration {
 
 extension SwitchOverStatus {
     /// Every migrated device of `plan` with its cut-over, and every gateway's reconnection settings.
-    init(plan: MigrationPlan, steps: [StepRecord], cutover: [String: CutoverRecord], gatewayServerAddress: String) {
-        let states = Dictionary(steps.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
+    init(plan: MigrationPlan, states: [String: StepState], cutover: [String: CutoverRecord], gatewayServerAddress: String) {
         var devices: [Device] = []
         for step in plan.steps {
             guard case .deviceIS = step.payload, let v3ID = step.entity.v3ID, states[step.id] == .done else { continue }

@@ -64,7 +64,7 @@ extension TTNMigrate {
 
             var runTag: String?
             var skippedSteps: [String: String] = [:]
-            var journalRecords: (steps: [StepRecord], cutover: [String: CutoverRecord])?
+            var journalRecords: (states: [String: StepState], cutover: [String: CutoverRecord])?
             let plan: MigrationPlan
             if let journalPath = journal ?? configuration.journal {
                 let store = try JournalStore.openForReading(at: journalPath)
@@ -90,11 +90,12 @@ extension TTNMigrate {
                     } else {
                         frozenPlan = nil
                     }
-                    let steps = try await store.steps()
-                    for step in steps where step.state == .skipped {
+                    // Each step's state, and the reasons of the skipped ones: not every step's whole record.
+                    let states = try await store.stepProgress().mapValues(\.state)
+                    for step in try await store.steps(in: [.skipped]) {
                         skippedSteps[step.id] = step.skipReason ?? "skipped by the run"
                     }
-                    journalRecords = (steps, try await store.cutoverRecords())
+                    journalRecords = (states, try await store.cutoverRecords())
                     try await store.close()
                 } catch {
                     try? await store.close()
@@ -126,7 +127,7 @@ extension TTNMigrate {
             var diff = DiffComparison.compare(intended: intended, observed: observed)
             if let journalRecords {
                 diff.switchOver = try SwitchOverStatus(
-                    plan: plan, steps: journalRecords.steps, cutover: journalRecords.cutover,
+                    plan: plan, states: journalRecords.states, cutover: journalRecords.cutover,
                     gatewayServerAddress: configuration.gatewayServerAddressForInstructions())
             }
             let rendered = DiffRenderer.render(diff, format: format.rendererFormat)
