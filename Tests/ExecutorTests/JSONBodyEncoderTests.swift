@@ -80,8 +80,9 @@ struct JSONBodyEncoderTests {
             snapshot: SyntheticEstate.snapshot(applications: 7, gateways: 5, devices: 60), options: SyntheticEstate.options())
         var compared: [String: Int] = [:]
         for step in plan.steps {
-            // The whole payload too: `IntendedState` (the diff) reads every step through this encoder.
+            // The whole payload too, and as a value: `IntendedState` (the diff) builds every step with it.
             #expect(try streamedJSON(step.payload) == foundationJSON(step.payload), "\(step.id)")
+            #expect(try JSONValueEncoder().encode(step.payload) == foundationJSON(step.payload), "\(step.id)")
             func compare(_ value: some Encodable) throws {
                 #expect(try streamedJSON(value) == foundationJSON(value), "\(step.id)")
                 compared["\(type(of: value))", default: 0] += 1
@@ -135,6 +136,27 @@ struct JSONBodyEncoderTests {
         #expect(try streamedText([Empty(), Empty()]) == "[{},{}]")
         #expect(try streamedJSON(UnusedSuper()) == foundationJSON(UnusedSuper()))
         #expect(throws: EncodingError.self) { try JSONBodyEncoder().encode(Empty()) }
+    }
+
+    @Test("JSONValueEncoder builds the value JSONEncoder's text parses to")
+    func valueEncoderMatchesFoundation() throws {
+        func same(_ value: some Encodable, _ comment: Comment? = nil) throws {
+            #expect(try JSONValueEncoder().encode(value) == foundationJSON(value), comment)
+        }
+        try same(Scalars(text: "t \" é 😀", number: 3.0, count: -42, small: 255, flag: true, missing: nil, list: [1, 2, 3]))
+        for number in [0.5, -2.25, 1e-7, 52.123456789, 1e300, 0] { try same(Holder(value: number), "\(number)") }
+        for number: Float in [0.1, 3.4e38, -1.5, 868.1] { try same(Holder(value: number), "\(number)") }
+        try same(Holder(value: UInt64.max))
+        try same(Holder(value: [String?.none, "x"]))
+        try same(Holder(value: [[Int]]([[], [1], [2, 3]])))
+        try same([Holder(value: 1), Holder(value: 2)])
+        try same(["k": Holder(value: true)])
+        try same(Holder(value: Empty()))
+        try same([Empty(), Empty()])
+        try same(UnusedSuper())
+        #expect(throws: EncodingError.self) { try JSONValueEncoder().encode(Empty()) }
+        #expect(throws: EncodingError.self) { try JSONValueEncoder().encode(Holder(value: Double.nan)) }
+        #expect(throws: EncodingError.self) { try JSONValueEncoder().encode(Holder(value: Float.infinity)) }
     }
 
     @Test("a number JSON cannot hold, a container written to too late, or a value written twice fails")
