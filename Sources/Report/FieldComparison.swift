@@ -24,27 +24,33 @@ public enum FieldComparison {
     /// The value at a dotted path; nil where any step is missing or not an object.
     public static func lookup(_ path: String, in value: V3JSONValue?) -> V3JSONValue? {
         var current = value
-        var rest = Substring(path)
-        while !rest.isEmpty {
-            guard case .object(let fields)? = current else { return nil }
-            let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
-            current = fields[String(dot.map { rest[..<$0] } ?? rest)]
-            rest = dot.map { rest[rest.utf8.index(after: $0)...] } ?? ""
+        let found = walk(path) { part in
+            guard case .object(let fields)? = current else { return false }
+            current = fields[String(part)]
+            return true
         }
-        return current
+        return found ? current : nil
     }
 
     /// Paths of key material: a part named `key`, `keys` or `root_keys`, or ending in `_key`
     /// (`root_keys.app_key.key`, `session.keys.app_s_key.key`, …). Never shown in any rendering.
     public static func isSecret(_ path: String) -> Bool {
-        var rest = Substring(path)
-        while true {
-            let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
-            let name = fieldName(dot.map { rest[..<$0] } ?? rest)
-            if name == "key" || name == "keys" || name == "root_keys" || name.hasSuffix("_key") { return true }
-            guard let dot else { return false }
-            rest = rest[rest.utf8.index(after: dot)...]
+        !walk(path) { part in
+            let name = fieldName(part)
+            return !(name == "key" || name == "keys" || name == "root_keys" || name.hasSuffix("_key"))
         }
+    }
+
+    /// Calls `step` with each dotted part of `path` in order while it returns true; whether every one did.
+    /// Dots are ASCII, so the UTF-8 bytes are searched: no grapheme clusters are walked.
+    static func walk(_ path: String, _ step: (Substring) -> Bool) -> Bool {
+        var rest = Substring(path)
+        while !rest.isEmpty {
+            let dot = rest.utf8.firstIndex(of: UInt8(ascii: "."))
+            guard step(dot.map { rest[..<$0] } ?? rest) else { return false }
+            rest = dot.map { rest[rest.utf8.index(after: $0)...] } ?? ""
+        }
+        return true
     }
 
     /// The last dotted part of a path.
