@@ -133,7 +133,8 @@ struct V3Engine: Sendable {
         guard let space = header.firstIndex(of: " ") else { throw V3Failure.unsupportedAuthorization }
         guard header[..<space].lowercased() == "bearer" else { throw V3Failure.unsupportedAuthorization }
         let token = header[header.index(after: space)...].drop(while: { $0 == " " })
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        // Dots are ASCII: split on the bytes, not on Characters.
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).map { Substring($0) }
         // A known key is checked first (its format is valid by construction); only a miss needs the format check
         // that decides between `token` (400) and `api_key_not_found` (401).
         if parts.count == 3, parts[0] == V3Token.apiKeyType, let key = state.apiKeys[String(parts[1])] {
@@ -341,7 +342,8 @@ struct V3Engine: Sendable {
     /// Applies a Set/Update mask: each path takes the request's value, or is cleared when the request has none.
     func apply(mask: [String], from request: V3JSON, to stored: V3JSON, schema: V3MessageSchema) -> V3JSON {
         var result = stored
-        for maskPath in mask.sorted(by: { $0.count < $1.count }) {
+        // Parents before children; a path's byte count is a parent's plus more (`count` walks Characters).
+        for maskPath in mask.sorted(by: { $0.utf8.count < $1.utf8.count }) {
             let path = schema.storagePath(maskPath)
             let value = request[path: path].flatMap { schema.droppingZeros($0, at: path) }
             result.set(path: path, to: value)

@@ -101,25 +101,31 @@ public enum V3JSON: Sendable, Equatable {
     /// Sets `value` at a dotted path, creating intermediate objects; a nil value removes the path and any
     /// parent object it leaves empty.
     public mutating func set(path: String, to value: V3JSON?) {
-        let components = path.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: true).map { Substring($0) }
-        guard !components.isEmpty else {
+        var rest = Substring(path)
+        while rest.utf8.first == UInt8(ascii: ".") { rest = rest.dropFirst() }
+        guard !rest.isEmpty else {
             self = value ?? .object([:])
             return
         }
-        V3JSON.set(&self, components[...], value)
+        V3JSON.set(&self, rest, value)
     }
 
-    private static func set(_ node: inout V3JSON, _ components: ArraySlice<Substring>, _ value: V3JSON?) {
+    /// Sets `value` at `path` (no leading dot, not empty) under `node`; empty components are skipped, as
+    /// `split` omits them. Dots are ASCII, so the path is cut on its bytes.
+    private static func set(_ node: inout V3JSON, _ path: Substring, _ value: V3JSON?) {
         var fields: [String: V3JSON]
         if case .object(let existing) = node { fields = existing } else { fields = [:] }
         // Release the enum's reference first so the dictionary is mutated in place, not copied.
         node = .null
-        let key = String(components[components.startIndex])
-        if components.count == 1 {
+        let dot = path.utf8.firstIndex(of: UInt8(ascii: "."))
+        let key = String(dot.map { path[..<$0] } ?? path)
+        var rest = dot.map { path[path.utf8.index(after: $0)...] } ?? ""
+        while rest.utf8.first == UInt8(ascii: ".") { rest = rest.dropFirst() }
+        if rest.isEmpty {
             fields[key] = value
         } else {
             // Mutated in place through the dictionary's accessor: one lookup, no removal and reinsertion.
-            set(&fields[key, default: .object([:])], components.dropFirst(), value)
+            set(&fields[key, default: .object([:])], rest, value)
             // Only a removal can leave the child empty.
             if value == nil, case .object(let childFields)? = fields[key], childFields.isEmpty { fields[key] = nil }
         }

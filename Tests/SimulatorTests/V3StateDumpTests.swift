@@ -132,6 +132,28 @@ import Testing
         #expect(nested[path: "a..c"] == nil)
     }
 
+    @Test func setCreatesParentsSkipsEmptyComponentsAndPrunesWhatItEmpties() {
+        var value = V3JSON.object([:])
+        value.set(path: "mac_settings.rx2_frequency", to: .string("869525000"))
+        #expect(value == .object(["mac_settings": .object(["rx2_frequency": .string("869525000")])]))
+        // Empty components are skipped, as splitting without them did: each form lands on the same field.
+        for path in ["a..b", ".a.b", "a.b.", "..a...b.."] {
+            var other = V3JSON.object([:])
+            other.set(path: path, to: .number(1))
+            #expect(other == .object(["a": .object(["b": .number(1)])]), "\(path)")
+        }
+        value.set(path: "mac_settings.rx2_frequency", to: nil)
+        #expect(value == .object([:]))
+        var replaced = V3JSON.string("x")
+        replaced.set(path: "..", to: .number(2))
+        #expect(replaced == .number(2))
+        replaced.set(path: "", to: nil)
+        #expect(replaced == .object([:]))
+        var scalarParent = V3JSON.object(["a": .number(1)])
+        scalarParent.set(path: "a.b", to: .bool(true))
+        #expect(scalarParent == .object(["a": .object(["b": .bool(true)])]))
+    }
+
     @Test func bytesAcceptHexInAnyCaseAndBase64() throws {
         #expect(V3Hex.decode("70b3d57ed0000001", count: 8).map(V3Hex.encode) == "70B3D57ED0000001")
         // Base64 of the same 8 bytes, standard and URL alphabets, padding optional.
