@@ -187,8 +187,17 @@ public struct MigrationExecutor: Sendable {
         let state = RunState(steps: steps, known: known)
         let pacers = ComponentPacer.pacers(for: client, maxPerMinute: options.maxRatePerMinute, concurrency: options.concurrency)
 
-        try await runBounded(concurrency: options.concurrency, stop: stop, next: { await state.nextReady() }) { step in
-            try await self.execute(step, entry: known[step.id], state: state, pacer: pacers[step.operation.server]!, events: events)
+        // The steps run on the HTTP thread: an answer resumes its step there, and the next request is handed
+        // to libcurl without a hop to another thread (`HTTPClient.taskExecutor`).
+        let runSteps = {
+            try await runBounded(concurrency: options.concurrency, stop: stop, next: { await state.nextReady() }) { step in
+                try await self.execute(step, entry: known[step.id], state: state, pacer: pacers[step.operation.server]!, events: events)
+            }
+        }
+        if #available(macOS 15.0, *) {
+            try await withTaskExecutorPreference(client.taskExecutor) { try await runSteps() }
+        } else {
+            try await runSteps()
         }
         try await ledger.flush()
 

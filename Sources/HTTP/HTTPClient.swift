@@ -2,6 +2,7 @@ import CCurl
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 
 /// An HTTP client over libcurl with connection reuse, timeouts, verified TLS and same-origin redirects.
 ///
@@ -29,6 +30,16 @@ public final class HTTPClient: Sendable {
     }
 
     deinit { loop.close() }
+
+    /// An executor that runs jobs on this client's HTTP thread, between its transfers.
+    ///
+    /// Tasks that mostly send requests and act on the answers (the executor's steps) run here: an answer
+    /// resumes its task on the thread that read it, and the next request is handed to libcurl without waking
+    /// another thread. On two cores every such hand-over between the cooperative pool and the HTTP thread
+    /// waited about 230 µs for a core (issue 12's trace: three per request at 64 in flight). Work that blocks
+    /// its thread must not run here: it would hold up every transfer.
+    @available(macOS 15.0, *)
+    public var taskExecutor: any TaskExecutor { loop.executor }
 
     /// Sends a request and returns the response of any status; throws `HTTPError` when there is none.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
@@ -141,14 +152,36 @@ private final class CurlMultiLoop: @unchecked Sendable {
     private let lock = NSLock()
     // Guarded by `lock`.
     private var submitted: [Transfer] = []
+    /// Jobs enqueued on `executor`, run by the loop thread in order.
+    private var jobs: [UnownedJob] = []
     private var closing = false
     private var started = false
+    /// The loop thread has ended: no job queued now would run.
+    private var exited = false
     /// A wake-up was written since the loop last took `submitted`: the next submission needs none.
     private var wakePending = false
     // Owned by the loop thread.
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idleHandles: [EasyHandle] = []
     private let poller: UnsafeMutablePointer<ttnm_poller>
+    /// The loop thread, once it runs: work it submits itself needs no wake-up.
+    private let loopThread = Mutex<pthread_t?>(nil)
+
+    /// Runs jobs on the loop thread (`HTTPClient.taskExecutor`); once that thread has ended (the client is
+    /// gone), on a global queue, so a job is never dropped.
+    final class LoopExecutor: TaskExecutor, @unchecked Sendable {
+        weak var loop: CurlMultiLoop?
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            if let loop, loop.enqueue(job) { return }
+            let executor = asUnownedTaskExecutor()
+            DispatchQueue.global().async { job.runSynchronously(on: executor) }
+        }
+    }
+
+    /// The one executor of this loop: a task prefers it by identity, so jobs are run on this same instance.
+    let executor = LoopExecutor()
 
     init() {
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed: out of memory") }
@@ -164,6 +197,7 @@ private final class CurlMultiLoop: @unchecked Sendable {
             _ = ttnm_poller_watch(loop.poller, socket, remove ? 0 : (what & CURL_POLL_IN), remove ? 0 : (what & CURL_POLL_OUT))
             return 0
         }
+        executor.loop = self
     }
 
     /// Hands `request` to the loop; `completion` runs on the loop thread when it ends.
@@ -175,21 +209,48 @@ private final class CurlMultiLoop: @unchecked Sendable {
             defer { started = true; wakePending = true }
             return (!started, started && !wakePending)
         }
+        wakeOrStart(startThread: startThread, wake: wake)
+    }
+
+    /// Queues a job for the loop thread (`LoopExecutor`); false once that thread has ended.
+    func enqueue(_ job: UnownedJob) -> Bool {
+        let queued: (startThread: Bool, wake: Bool)? = lock.withLock {
+            guard !exited else { return nil }
+            jobs.append(job)
+            defer { started = true; wakePending = true }
+            return (!started, started && !wakePending)
+        }
+        guard let queued else { return false }
+        wakeOrStart(startThread: queued.startThread, wake: queued.wake)
+        return true
+    }
+
+    /// Starts the loop thread on the first piece of work, or wakes it when it may be waiting (not when it
+    /// queued the work itself: it looks at its queues again before it waits).
+    private func wakeOrStart(startThread: Bool, wake: Bool) {
         if startThread {
             // The thread holds the loop until `close` is called and every transfer has ended.
             let thread = Thread { self.run() }
-            thread.stackSize = 512 * 1024
+            // Steps run on this thread too (`taskExecutor`): the stack of a pool thread, not a small one.
+            thread.stackSize = 8 << 20
             thread.name = "ttn-migrate-http"
             thread.start()
-        } else if wake {
+        } else if wake, !isLoopThread {
             ttnm_poller_wake(poller)
         }
+    }
+
+    private var isLoopThread: Bool {
+        let current = pthread_self()
+        return loopThread.withLock { $0.map { pthread_equal($0, current) != 0 } ?? false }
     }
 
     /// Lets the loop thread end once the transfers in flight are done; the multi handle is freed then.
     func close() {
         let running: Bool = lock.withLock {
             closing = true
+            // Without a thread, nothing will run a job queued from now on (`LoopExecutor` falls back then).
+            if !started { exited = true }
             return started
         }
         if running { ttnm_poller_wake(poller) } else { cleanUp() }
@@ -202,19 +263,24 @@ private final class CurlMultiLoop: @unchecked Sendable {
     }
 
     private func run() {
+        loopThread.withLock { $0 = pthread_self() }
         var descriptors = [Int32](repeating: 0, count: 128)
         var masks = [Int32](repeating: 0, count: 128)
         var running: Int32 = 0
+        var ready: [UnownedJob] = []
         while true {
-            let (incoming, isClosing) = lock.withLock {
-                defer {
-                    submitted.removeAll(keepingCapacity: true)
-                    wakePending = false
-                }
-                return (submitted, closing)
+            // The jobs queued so far run first: they hand over the next requests.
+            lock.withLock { swap(&ready, &jobs) }
+            for job in ready { job.runSynchronously(on: executor.asUnownedTaskExecutor()) }
+            ready.removeAll(keepingCapacity: true)
+            let (incoming, ended) = lock.withLock {
+                defer { submitted.removeAll(keepingCapacity: true) }
+                // Decided under the lock, so no job can be queued between the last look and the end.
+                exited = closing && active.isEmpty && jobs.isEmpty && submitted.isEmpty
+                return (submitted, exited)
             }
+            if ended { break }
             for transfer in incoming { add(transfer) }
-            if isClosing && active.isEmpty { break }
             // libcurl's next deadline (a connect or request timeout, a transfer to start), asked every time
             // rather than taken from its timer callback: that one is not called again for a deadline it
             // reported before, so a deadline handled a moment early would be lost and its transfer hang.
@@ -225,8 +291,15 @@ private final class CurlMultiLoop: @unchecked Sendable {
                 finishCompleted()
                 continue
             }
-            let ready = ttnm_poller_wait(poller, &descriptors, &masks, 128, next < 0 ? 1000 : Int32(min(next, 1000)))
-            for index in 0..<max(0, Int(ready)) {
+            // Work queued meanwhile (by this thread, which wrote no wake-up) is not kept waiting: the sockets
+            // are only looked at then. Otherwise the next piece of work from another thread wakes the wait.
+            let wait: Int32 = lock.withLock {
+                guard jobs.isEmpty, submitted.isEmpty else { return 0 }
+                wakePending = false
+                return next < 0 ? 1000 : Int32(min(next, 1000))
+            }
+            let readyCount = ttnm_poller_wait(poller, &descriptors, &masks, 128, wait)
+            for index in 0..<max(0, Int(readyCount)) {
                 curl_multi_socket_action(multi, descriptors[index], masks[index], &running)
             }
             finishCompleted()

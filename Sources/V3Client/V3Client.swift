@@ -142,6 +142,10 @@ public struct V3Client: Sendable {
             name: "Application Server", baseURL: endpoints.applicationServer + "/api/v3", http: http, apiKey: apiKey, logger: logger)
     }
 
+    /// The HTTP thread's executor (`HTTPClient.taskExecutor`), for tasks that mostly wait for v3.
+    @available(macOS 15.0, *)
+    public var taskExecutor: any TaskExecutor { identityServer.http.taskExecutor }
+
     /// `GET /api/v3/auth_info`: who the key belongs to and its rights (`reference/v3-api.md` §11).
     public func authInfo() async throws -> V3AuthInfo {
         try await identityServer.get(V3AuthInfo.self, "/auth_info", operation: "check the v3 API key (auth_info)")

@@ -70,8 +70,10 @@ final class ChildProcess: @unchecked Sendable {
 
     func interrupt() { process.send(SIGINT) }
 
-    /// Waits for the end; the exit code (128 + the signal for one that killed it).
-    func wait() -> Int32 { process.waitUntilExit().code }
+    /// Waits for the end without holding a thread of the cooperative pool (two on this machine: a test
+    /// blocked on a child for seconds starved the timers of tests running beside it); the exit code (128 +
+    /// the signal for one that killed it).
+    func wait() async -> Int32 { await process.terminated().code }
 }
 
 /// The example estate served by `ttn-migrate simulate` in a child process, and a configuration for it.
@@ -109,7 +111,8 @@ struct SimulatorProcessFixture {
 
     func stop() {
         simulator.interrupt()
-        _ = simulator.wait()
+        // Synchronous, for `defer`: an interrupted simulator ends within milliseconds.
+        _ = simulator.process.waitUntilExit()
         directory.cleanUp()
     }
 }
@@ -127,7 +130,7 @@ struct SimulatorProcessFixture {
         let snapshot = directory.file("v2.json")
         let journal = directory.file("journal.sqlite")
         let snapshotRun = try ChildProcess(["snapshot", "--config", configPath, "--out", snapshot])
-        #expect(snapshotRun.wait() == 0)
+        #expect(await snapshotRun.wait() == 0)
 
         let runArguments = ["run", "--config", configPath, "--snapshot", snapshot, "--journal", journal, "--concurrency", "4"]
         // Each run is killed once it has reported some steps done (113 in all), so the kills land mid-run whatever
@@ -136,14 +139,14 @@ struct SimulatorProcessFixture {
         for steps in [10, 20, 25, 35] {
             let run = try ChildProcess(runArguments)
             guard await run.signal(SIGKILL, afterLines: steps, containing: "] done ") else {
-                #expect(run.wait() == 0)
+                #expect(await run.wait() == 0)
                 break
             }
-            let status = run.wait()
-            #expect(run.process.waitUntilExit() == .signaled(SIGKILL) || status == 0)
+            let status = await run.wait()
+            #expect(await run.process.terminated() == .signaled(SIGKILL) || status == 0)
         }
         let final = try ChildProcess(runArguments)
-        #expect(final.wait() == 0)
+        #expect(await final.wait() == 0)
         let http = HTTPClient()
         // The kills landed mid-run: runs that started, did some steps and never finished.
         let runs = try await JournalStore.openForReading(at: journal).runs()
@@ -179,17 +182,17 @@ struct SimulatorProcessFixture {
         let fixture = try SimulatorProcessFixture.start(latencyMilliseconds: 40)
         defer { fixture.stop() }
         let snapshot = fixture.directory.file("v2.json")
-        #expect(try ChildProcess(["snapshot", "--config", fixture.configPath, "--out", snapshot]).wait() == 0)
+        #expect(try await ChildProcess(["snapshot", "--config", fixture.configPath, "--out", snapshot]).wait() == 0)
         let journal = fixture.directory.file("journal.sqlite")
         let run = try ChildProcess(["run", "--config", fixture.configPath, "--snapshot", snapshot, "--journal", journal, "--concurrency", "2"])
         #expect(await run.signal(SIGINT, afterLines: 10, containing: "] done "))
-        #expect(run.wait() == 130)
+        #expect(await run.wait() == 130)
         let errors = run.errorText()
         #expect(errors.contains("interrupted; resume with: ttn-migrate run --config \(fixture.configPath) --journal \(journal) --concurrency 2"))
         let runs = try await JournalStore.openForReading(at: journal).runs()
         #expect(runs.last?.outcome == .interrupted)
         let resumed = try ChildProcess(["run", "--config", fixture.configPath, "--journal", journal, "--concurrency", "2"])
-        #expect(resumed.wait() == 0)
+        #expect(await resumed.wait() == 0)
     }
 
     /// SIGKILLs `cutover --force` mid-way twice, resumes, and checks that every migrated device ends with
@@ -199,7 +202,7 @@ struct SimulatorProcessFixture {
         let fixture = try SimulatorProcessFixture.start(latencyMilliseconds: 10)
         defer { fixture.stop() }
         let journal = fixture.directory.file("journal.sqlite")
-        #expect(try ChildProcess(["run", "--config", fixture.configPath, "--journal", journal]).wait() == 0)
+        #expect(try await ChildProcess(["run", "--config", fixture.configPath, "--journal", journal]).wait() == 0)
         let arguments = ["cutover", "--config", fixture.configPath, "--journal", journal, "--fcnt-margin", "16", "--force"]
         for lines in [2, 3] {
             let cutover = try ChildProcess(arguments)
@@ -207,10 +210,10 @@ struct SimulatorProcessFixture {
                 Issue.record("the cut-over finished before the kill: \(cutover.errorText())")
                 break
             }
-            _ = cutover.wait()
+            _ = await cutover.wait()
         }
         let final = try ChildProcess(arguments)
-        let code = final.wait()
+        let code = await final.wait()
         let errors = final.errorText()
         #expect(code == 0 || errors.contains("not fully migrated"), "\(errors)")
 
