@@ -122,7 +122,8 @@ public final class HTTPClient: Sendable {
 /// cache and its DNS cache.
 ///
 /// Swift tasks hand requests over under a lock and wake the loop (`ttnm_poller_wake`); the loop adds
-/// them and resumes each task with its response. One thread for any number in flight, instead of a
+/// them and resumes each task with its response. Tasks that prefer `executor` run on the loop thread
+/// itself, between its turns on the sockets: their requests and resumptions need no wake-up at all. One thread for any number in flight, instead of a
 /// blocked thread per request (`reference/swift-notes.md`: 45 µs per request against 68–75 µs plus
 /// 15–25 µs for the hand-over). The loop waits on the sockets libcurl names in its socket callback
 /// (epoll on Linux) and hands libcurl only the ones that are ready (`curl_multi_socket_action`), so
