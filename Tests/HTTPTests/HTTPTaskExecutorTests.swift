@@ -15,6 +15,7 @@ import Testing
     private static func thread() -> UInt { UInt(bitPattern: Int(bitPattern: UnsafeRawPointer(bitPattern: UInt(pthread_self())))) }
 
     @Test func tasksPreferringItRunOnTheHTTPThreadAndEachGetsItsAnswer() async throws {
+        guard #available(macOS 15.0, *) else { return }  // TaskExecutor; the package targets macOS 14
         let server = try await TestServer { request in SimResponse(status: 200, body: Data(request.path.utf8)) }
         defer { Task { await server.stop() } }
         let client = HTTP.HTTPClient()
@@ -49,6 +50,7 @@ import Testing
     /// The loop waits up to a second on its sockets when it has nothing to do; work handed over from another
     /// thread then must wake it. Five idle hand-overs that each waited out the second would take 5 s.
     @Test func workFromAnotherThreadWakesAnIdleLoop() async throws {
+        guard #available(macOS 15.0, *) else { return }  // TaskExecutor; the package targets macOS 14
         let server = try await TestServer { _ in SimResponse(status: 200, body: Data("ok".utf8)) }
         defer { Task { await server.stop() } }
         let client = HTTP.HTTPClient()
@@ -67,6 +69,7 @@ import Testing
 
     /// A task may still prefer the executor after its client is gone: its jobs then run elsewhere, none is lost.
     @Test func jobsStillRunAfterTheClientIsGone() async throws {
+        guard #available(macOS 15.0, *) else { return }  // TaskExecutor; the package targets macOS 14
         var client: HTTP.HTTPClient? = HTTP.HTTPClient()
         let executor = client!.taskExecutor
         let first = await Task(executorPreference: executor) { 1 }.value
