@@ -2,7 +2,6 @@ import CCurl
 import Dispatch
 import Foundation
 import Logging
-import Synchronization
 
 /// An HTTP client over libcurl with connection reuse, timeouts, verified TLS and same-origin redirects.
 ///
@@ -123,8 +122,8 @@ public final class HTTPClient: Sendable {
 ///
 /// Swift tasks hand requests over under a lock and wake the loop (`ttnm_poller_wake`); the loop adds
 /// them and resumes each task with its response. Tasks that prefer `executor` run on the loop thread
-/// itself, between its turns on the sockets: their requests and resumptions need no wake-up at all. One thread for any number in flight, instead of a
-/// blocked thread per request (`reference/swift-notes.md`: 45 µs per request against 68–75 µs plus
+/// itself, between its turns on the sockets: their requests and resumptions need no wake-up at all.
+/// One thread for any number in flight, instead of a blocked thread per request (`reference/swift-notes.md`: 45 µs per request against 68–75 µs plus
 /// 15–25 µs for the hand-over). The loop waits on the sockets libcurl names in its socket callback
 /// (epoll on Linux) and hands libcurl only the ones that are ready (`curl_multi_socket_action`), so
 /// a wake-up costs the same with 64 connections as with one; `curl_multi_poll` and `curl_multi_perform`
@@ -165,8 +164,8 @@ private final class CurlMultiLoop: @unchecked Sendable {
     private var active: [UnsafeMutableRawPointer: Transfer] = [:]
     private var idleHandles: [EasyHandle] = []
     private let poller: UnsafeMutablePointer<ttnm_poller>
-    /// The loop thread, once it runs: work it submits itself needs no wake-up.
-    private let loopThread = Mutex<pthread_t?>(nil)
+    /// The loop thread, once it runs: work it queues itself needs no wake-up.
+    private var loopThread: pthread_t?
 
     /// Runs jobs on the loop thread (`HTTPClient.taskExecutor`); once that thread has ended (the client is
     /// gone), on a global queue, so a job is never dropped.
@@ -205,12 +204,11 @@ private final class CurlMultiLoop: @unchecked Sendable {
     func submit(_ request: HTTPRequest, configuration: HTTPClientConfiguration, completion: @escaping Completion) {
         let transfer = Transfer(request: request, configuration: configuration, completion: completion)
         // One wake-up per batch the loop takes, not one per request (a write(2) each; the eventfd adds them up).
-        let (startThread, wake): (Bool, Bool) = lock.withLock {
+        let queued = lock.withLock {
             submitted.append(transfer)
-            defer { started = true; wakePending = true }
-            return (!started, started && !wakePending)
+            return noteQueued()
         }
-        wakeOrStart(startThread: startThread, wake: wake)
+        wakeOrStart(startThread: queued.startThread, wake: queued.wake)
     }
 
     /// Queues a job for the loop thread (`LoopExecutor`); false once that thread has ended.
@@ -218,16 +216,22 @@ private final class CurlMultiLoop: @unchecked Sendable {
         let queued: (startThread: Bool, wake: Bool)? = lock.withLock {
             guard !exited else { return nil }
             jobs.append(job)
-            defer { started = true; wakePending = true }
-            return (!started, started && !wakePending)
+            return noteQueued()
         }
         guard let queued else { return false }
         wakeOrStart(startThread: queued.startThread, wake: queued.wake)
         return true
     }
 
-    /// Starts the loop thread on the first piece of work, or wakes it when it may be waiting (not when it
-    /// queued the work itself: it looks at its queues again before it waits).
+    /// Under `lock`, after queuing work: whether the thread must be started, or woken because it may be
+    /// waiting (not when it queued the work itself: it looks at its queues again before it waits).
+    private func noteQueued() -> (startThread: Bool, wake: Bool) {
+        defer { started = true; wakePending = true }
+        // The thread is only asked for when a wake-up would be written (most hand-overs find one pending).
+        return (!started, started && !wakePending && !(loopThread.map { pthread_equal($0, pthread_self()) != 0 } ?? false))
+    }
+
+    /// Starts the loop thread on the first piece of work, or wakes it (`noteQueued` says which).
     private func wakeOrStart(startThread: Bool, wake: Bool) {
         if startThread {
             // The thread holds the loop until `close` is called and every transfer has ended.
@@ -236,14 +240,9 @@ private final class CurlMultiLoop: @unchecked Sendable {
             thread.stackSize = 8 << 20
             thread.name = "ttn-migrate-http"
             thread.start()
-        } else if wake, !isLoopThread {
+        } else if wake {
             ttnm_poller_wake(poller)
         }
-    }
-
-    private var isLoopThread: Bool {
-        let current = pthread_self()
-        return loopThread.withLock { $0.map { pthread_equal($0, current) != 0 } ?? false }
     }
 
     /// Lets the loop thread end once the transfers in flight are done; the multi handle is freed then.
@@ -264,7 +263,8 @@ private final class CurlMultiLoop: @unchecked Sendable {
     }
 
     private func run() {
-        loopThread.withLock { $0 = pthread_self() }
+        lock.withLock { loopThread = pthread_self() }
+        let unownedExecutor = executor.asUnownedTaskExecutor()
         var descriptors = [Int32](repeating: 0, count: 128)
         var masks = [Int32](repeating: 0, count: 128)
         var running: Int32 = 0
@@ -272,7 +272,7 @@ private final class CurlMultiLoop: @unchecked Sendable {
         while true {
             // The jobs queued so far run first: they hand over the next requests.
             lock.withLock { swap(&ready, &jobs) }
-            for job in ready { job.runSynchronously(on: executor.asUnownedTaskExecutor()) }
+            for job in ready { job.runSynchronously(on: unownedExecutor) }
             ready.removeAll(keepingCapacity: true)
             let (incoming, ended) = lock.withLock {
                 defer { submitted.removeAll(keepingCapacity: true) }

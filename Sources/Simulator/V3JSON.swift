@@ -101,8 +101,7 @@ public enum V3JSON: Sendable, Equatable {
     /// Sets `value` at a dotted path, creating intermediate objects; a nil value removes the path and any
     /// parent object it leaves empty.
     public mutating func set(path: String, to value: V3JSON?) {
-        var rest = Substring(path)
-        while rest.utf8.first == UInt8(ascii: ".") { rest = rest.dropFirst() }
+        let rest = Self.droppingLeadingDots(Substring(path))
         guard !rest.isEmpty else {
             self = value ?? .object([:])
             return
@@ -119,8 +118,7 @@ public enum V3JSON: Sendable, Equatable {
         node = .null
         let dot = path.utf8.firstIndex(of: UInt8(ascii: "."))
         let key = String(dot.map { path[..<$0] } ?? path)
-        var rest = dot.map { path[path.utf8.index(after: $0)...] } ?? ""
-        while rest.utf8.first == UInt8(ascii: ".") { rest = rest.dropFirst() }
+        let rest = droppingLeadingDots(dot.map { path[path.utf8.index(after: $0)...] } ?? "")
         if rest.isEmpty {
             fields[key] = value
         } else {
@@ -130,6 +128,13 @@ public enum V3JSON: Sendable, Equatable {
             if value == nil, case .object(let childFields)? = fields[key], childFields.isEmpty { fields[key] = nil }
         }
         node = .object(fields)
+    }
+
+    /// `path` without the dots it starts with: the empty components `set` skips.
+    private static func droppingLeadingDots(_ path: Substring) -> Substring {
+        var rest = path
+        while rest.utf8.first == UInt8(ascii: ".") { rest = rest.dropFirst() }
+        return rest
     }
 }
 
