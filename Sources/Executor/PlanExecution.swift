@@ -65,7 +65,7 @@ public enum PlanExecution {
             let path = devicePath(device.ids)
             return ExecutionStep(id: step.id, dependsOn: step.dependsOn, operation: V3Operation(
                 kind: .create, server: .identityServer, method: "POST", path: "/applications/\(escape(device.ids.applicationIDs.applicationID))/devices",
-                body: try body(["end_device": AnyEncodable(device)]),
+                body: try JSONObjectWriter.object { $0.object("end_device", device) },
                 readPath: path, readFieldMask: device.fieldMask, expected: try json(device), deletePath: path, summary: summary),
                 group: deviceGroup(device.ids))
 
@@ -111,9 +111,13 @@ public enum PlanExecution {
             group: deviceGroup(device.ids))
     }
 
-    /// `{"end_device": …, "field_mask": {"paths": […]}}`.
+    /// `{"end_device": …, "field_mask": {"paths": […]}}`, written without `Encodable` (most requests are these:
+    /// `JSONMembersWritable`).
     static func registryBody<Device: RegistryEndDevice>(_ device: Device) throws -> Data {
-        try body(["end_device": AnyEncodable(device), "field_mask": AnyEncodable(FieldMask(paths: device.fieldMask))])
+        try JSONObjectWriter.object { writer in
+            writer.object("end_device", device)
+            writer.object("field_mask") { $0.strings("paths", device.fieldMask) }
+        }
     }
 
     /// `/applications/{app}/devices/{device}`, each ID percent-escaped: the IS path; the JS, NS and AS
@@ -158,7 +162,7 @@ public enum PlanExecution {
 }
 
 /// A device part that a JS, NS or AS registry stores with a `Set`.
-protocol RegistryEndDevice: Encodable, Sendable {
+protocol RegistryEndDevice: Encodable, JSONMembersWritable, Sendable {
     var ids: V3EndDeviceIdentifiers { get }
     var fieldMask: [String] { get }
 }

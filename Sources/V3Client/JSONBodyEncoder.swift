@@ -130,58 +130,18 @@ final class JSONStreamWriter {
         unfilledSlot = nil
     }
 
-    // MARK: Scalars (RFC 8259 §6, §7)
+    // MARK: Scalars (`JSONText`)
 
-    func appendString(_ string: String) {
-        bytes.append(UInt8(ascii: "\""))
-        // Most strings (keys, IDs, EUIs) need no escape: copied as one block, not byte by byte.
-        let copied: Bool? = string.utf8.withContiguousStorageIfAvailable { utf8 in
-            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
-            bytes.append(contentsOf: utf8)
-            return true
-        }
-        if copied == true {
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0x00..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                bytes.append(hex[Int(byte >> 4)])
-                bytes.append(hex[Int(byte & 0x0F)])
-            default: bytes.append(byte)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
-    }
+    func appendString(_ string: String) { JSONText.appendString(string, to: &bytes) }
 
-    func appendInteger<T: BinaryInteger>(_ value: T) {
-        bytes.append(contentsOf: String(value).utf8)
-    }
+    func appendInteger<T: BinaryInteger>(_ value: T) { JSONText.appendInteger(value, to: &bytes) }
 
     /// A finite number as `JSONEncoder` writes it: `3` for 3.0, `0.5`, `1e-07`; NaN and infinities fail.
     func appendFloatingPoint<T: BinaryFloatingPoint & LosslessStringConvertible>(_ value: T) {
-        guard value.isFinite else {
-            fail("\(value) is not a JSON number")
-            return
-        }
-        var text = value.description
-        if text.hasSuffix(".0") { text.removeLast(2) }
-        bytes.append(contentsOf: text.utf8)
+        if !JSONText.appendFloatingPoint(value, to: &bytes) { fail("\(value) is not a JSON number") }
     }
 
-    func appendLiteral(_ literal: StaticString) {
-        bytes.append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
-    }
+    func appendLiteral(_ literal: StaticString) { JSONText.appendLiteral(literal, to: &bytes) }
 }
 
 /// The `Encoder` of one value slot: the top level, an object member or an array element.
