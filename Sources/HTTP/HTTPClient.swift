@@ -88,14 +88,18 @@ public final class HTTPClient: Sendable {
     /// every request's URL with `URLComponents` was 1.5 % of the client's CPU at 64 in flight, and
     /// libcurl parses it anyway (a malformed rest fails there as `invalidURL`).
     static func hasHTTPSchemeAndHost(_ url: String) -> Bool {
-        let utf8 = url.utf8
-        for scheme in ["https://", "http://"] where utf8.count > scheme.utf8.count {
-            let lowered = utf8.lazy.map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }
-            guard zip(lowered, scheme.utf8).allSatisfy({ $0 == $1 }) else { continue }
-            let first = utf8[utf8.index(utf8.startIndex, offsetBy: scheme.utf8.count)]
-            return !"/?#@".utf8.contains(first)
+        var bytes = url.utf8.makeIterator()
+        func next(lowered: Bool = true) -> UInt8? {
+            guard let byte = bytes.next() else { return nil }
+            return lowered && (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
         }
-        return false
+        for letter in "http".utf8 where next() != letter { return false }
+        var byte = next()
+        if byte == UInt8(ascii: "s") { byte = next() }
+        guard byte == UInt8(ascii: ":"), next() == UInt8(ascii: "/"), next() == UInt8(ascii: "/"), let first = next(lowered: false) else {
+            return false
+        }
+        return !"/?#@".utf8.contains(first)
     }
 
     private func perform(_ request: HTTPRequest) async throws -> HTTPResponse {

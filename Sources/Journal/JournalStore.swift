@@ -583,7 +583,7 @@ public actor JournalStore {
         try requireWritable()
         let run = try requireRun()
         guard var step = steps[id] else { throw JournalError.unknownStep(step: id) }
-        guard step.state.allowedNext.contains(target) else {
+        guard step.state.allows(target) else {
             throw JournalError.illegalTransition(step: id, from: step.state, to: target)
         }
         let from = step.state

@@ -91,14 +91,17 @@ public enum StepState: String, Sendable, Hashable, CaseIterable, CustomStringCon
     /// - `skipped → pending` (a later run no longer finds it impossible);
     /// - `done → rolled_back` only (explicit rollback): done is final otherwise;
     /// - `rolled_back → pending` (migrate it again).
-    public var allowedNext: Set<StepState> {
+    public var allowedNext: Set<StepState> { Set(Self.allCases.filter(allows)) }
+
+    /// Whether a step in this state may move to `next`: the journal asks on every change, so this builds
+    /// no set. `pending` and `failed` go to an attempt or to its outcome; an attempt goes anywhere but
+    /// `rolled_back`; only a done step is rolled back; a skipped or rolled-back step goes back to `pending`.
+    public func allows(_ next: StepState) -> Bool {
         switch self {
-        case .pending: return [.inFlight, .done, .failed, .skipped]
-        case .inFlight: return [.inFlight, .done, .failed, .skipped, .pending]
-        case .failed: return [.inFlight, .done, .failed, .skipped]
-        case .skipped: return [.pending]
-        case .done: return [.rolledBack]
-        case .rolledBack: return [.pending]
+        case .pending, .failed: return next == .inFlight || next == .done || next == .failed || next == .skipped
+        case .inFlight: return next != .rolledBack
+        case .done: return next == .rolledBack
+        case .skipped, .rolledBack: return next == .pending
         }
     }
 }
