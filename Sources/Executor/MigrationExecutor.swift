@@ -190,7 +190,7 @@ public struct MigrationExecutor: Sendable {
         // The steps run on the HTTP thread: an answer resumes its step there, and the next request is handed
         // to libcurl without a hop to another thread (`HTTPClient.taskExecutor`).
         let runSteps = {
-            try await runBounded(concurrency: options.concurrency, stop: stop, next: { await state.nextReady() }) { step in
+            try await runBounded(concurrency: options.concurrency, stop: stop, next: { state.nextReady() }) { step in
                 try await self.execute(step, entry: known[step.id], state: state, pacer: pacers[step.operation.server]!, events: events)
             }
         }
@@ -206,7 +206,7 @@ public struct MigrationExecutor: Sendable {
             rolledBack = try await rollBackFailedGroups(steps: steps, state: state, events: events)
             try await ledger.flush()
         }
-        let snapshot = await state.summary()
+        let snapshot = state.summary()
         return ExecutionSummary(
             done: snapshot.done, alreadyDone: snapshot.alreadyDone, failed: snapshot.failures, blocked: snapshot.blocked,
             rolledBack: rolledBack, interrupted: stop.isStopped && snapshot.unfinished > 0, requests: snapshot.requests,
@@ -231,7 +231,7 @@ public struct MigrationExecutor: Sendable {
                     switch try await operation.reconcile(with: client, hasStoredSecret: entry?.hasSecret ?? false) {
                     case .done:
                         try await ledger.markDone(step.id, result: OperationResult())
-                        events(await state.finish(step.id, outcome: .alreadyDone))
+                        events(state.finish(step.id, outcome: .alreadyDone))
                         return
                     case .conflict(let reason):
                         throw ConflictError(summary: operation.summary, reason: reason)
@@ -245,14 +245,14 @@ public struct MigrationExecutor: Sendable {
                 let result = try await operation.apply(with: client, timeout: options.requestTimeout)
                 pacer.observe(result.rateLimit, limited: false)
                 try await ledger.markDone(step.id, result: result)
-                events(await state.finish(step.id, outcome: result.wasAlreadyInV3 ? .alreadyDone : .done))
+                events(state.finish(step.id, outcome: result.wasAlreadyInV3 ? .alreadyDone : .done))
                 return
             } catch let error as V3APIError {
                 pacer.observe(error.rateLimit, limited: error.status == 429)
                 if error.isTransient, attempt < options.retry.maxAttempts {
                     // A 5xx may come after the server applied a create: read before sending again.
                     mustReconcile = mustReconcile || (mayRepeat && error.status != 429)
-                    events(await state.event(.retrying, step.id, "\(operation.summary): \(error.status), retrying"))
+                    events(state.event(.retrying, step.id, "\(operation.summary): \(error.status), retrying"))
                     try await Task.sleep(for: options.retry.delay(beforeRetry: attempt))
                     continue
                 }
@@ -261,7 +261,7 @@ public struct MigrationExecutor: Sendable {
             } catch let error as HTTPError {
                 if error.isTransient, attempt < options.retry.maxAttempts {
                     mustReconcile = mustReconcile || error.mayHaveReachedServer
-                    events(await state.event(.retrying, step.id, "\(operation.summary): \(error), retrying"))
+                    events(state.event(.retrying, step.id, "\(operation.summary): \(error), retrying"))
                     try await Task.sleep(for: options.retry.delay(beforeRetry: attempt))
                     continue
                 }
@@ -281,7 +281,7 @@ public struct MigrationExecutor: Sendable {
         _ step: ExecutionStep, message: String, correlationID: String?, state: RunState, events: @escaping @Sendable (ExecutionEvent) -> Void
     ) async throws {
         try await ledger.markFailed(step.id, error: message, correlationID: correlationID)
-        events(await state.finish(step.id, outcome: .failed(StepFailure(stepID: step.id, message: message, correlationID: correlationID))))
+        events(state.finish(step.id, outcome: .failed(StepFailure(stepID: step.id, message: message, correlationID: correlationID))))
     }
 
     /// Deletes the done steps of every group with a failed step, in reverse order AS, NS, JS, IS
@@ -290,16 +290,16 @@ public struct MigrationExecutor: Sendable {
     private func rollBackFailedGroups(
         steps: [ExecutionStep], state: RunState, events: @escaping @Sendable (ExecutionEvent) -> Void
     ) async throws -> [String] {
-        let failedGroups = Set(await state.failedStepIDs().compactMap { id in steps.first { $0.id == id }?.group })
+        let failedGroups = Set(state.failedStepIDs().compactMap { id in steps.first { $0.id == id }?.group })
         let members = steps.filter { $0.group.map(failedGroups.contains) ?? false }
-        let done = await state.doneStepIDs(Set(members.map(\.id)))
+        let done = state.doneStepIDs(Set(members.map(\.id)))
         var undo: [String: UndoAction] = [:]
         for step in members where done.contains(step.id) {
             guard let deletePath = step.operation.deletePath else { continue }
             undo[step.id] = UndoAction(deletion: .path(deletePath), summary: step.operation.summary)
         }
         guard !undo.isEmpty else { return [] }
-        let progress = await state.progress
+        let progress = state.progress
         let undoer = Undoer(
             client: client, ledger: ledger,
             options: UndoOptions(
@@ -321,14 +321,20 @@ public struct MigrationExecutor: Sendable {
 }
 
 /// Scheduling state shared by the running steps.
-actor RunState {
+///
+/// A lock, not an actor, as `ComponentPacer`: every step asks it twice (its next step, its finish) and
+/// holds it for a few dictionary updates, less than the hop onto an actor's executor cost at 64 in
+/// flight (issue 12's profile).
+final class RunState: @unchecked Sendable {
     enum Outcome {
         case done, alreadyDone
         case failed(StepFailure)
     }
 
+    private let lock = NSLock()
     private let steps: [String: ExecutionStep]
-    private var order: [String]
+    private let order: [String]
+    // Guarded by `lock`.
     private var dependents: [String: [String]] = [:]
     private var waitingOn: [String: Int] = [:]
     private var ready: [String] = []
@@ -336,15 +342,19 @@ actor RunState {
     private var failures: [StepFailure] = []
     private var doneCount = 0
     private var alreadyDoneCount = 0
+    private var counts = ExecutionProgress()
+    /// Requests sent, counted without the lock (one per request).
+    private let requests = Atomic<Int>(0)
+
     /// The counts, with the requests sent so far.
-    var progress: ExecutionProgress {
+    var progress: ExecutionProgress { lock.withLock { currentProgress } }
+
+    /// `progress` with the lock held.
+    private var currentProgress: ExecutionProgress {
         var current = counts
         current.requests = requests.load(ordering: .relaxed)
         return current
     }
-    private var counts = ExecutionProgress()
-    /// Requests sent, counted without a hop onto this actor (one per request).
-    private nonisolated let requests = Atomic<Int>(0)
 
     init(steps: [ExecutionStep], known: [String: LedgerEntry]) {
         order = steps.map(\.id)
@@ -374,48 +384,53 @@ actor RunState {
     }
 
     func nextReady() -> ExecutionStep? {
-        guard let id = ready.popLast() else { return nil }
+        guard let id = lock.withLock({ ready.popLast() }) else { return nil }
         return steps[id]
     }
 
-    nonisolated func countRequest() { requests.add(1, ordering: .relaxed) }
+    func countRequest() { requests.add(1, ordering: .relaxed) }
 
     func event(_ kind: ExecutionEvent.Kind, _ stepID: String, _ message: String) -> ExecutionEvent {
         ExecutionEvent(kind: kind, stepID: stepID, message: message, progress: progress)
     }
 
     func finish(_ id: String, outcome: Outcome) -> ExecutionEvent {
-        let kind: ExecutionEvent.Kind
         var message = steps[id]?.operation.summary ?? id
-        switch outcome {
-        case .done, .alreadyDone:
-            finished[id] = true
-            counts.done += 1
-            if case .done = outcome { doneCount += 1; kind = .done } else { alreadyDoneCount += 1; kind = .alreadyDone }
-            var unlocked: [String] = []
-            for dependent in dependents[id] ?? [] {
-                waitingOn[dependent, default: 1] -= 1
-                if waitingOn[dependent] == 0 { unlocked.append(dependent) }
+        let (kind, progress): (ExecutionEvent.Kind, ExecutionProgress) = lock.withLock {
+            let kind: ExecutionEvent.Kind
+            switch outcome {
+            case .done, .alreadyDone:
+                finished[id] = true
+                counts.done += 1
+                if case .done = outcome { doneCount += 1; kind = .done } else { alreadyDoneCount += 1; kind = .alreadyDone }
+                var unlocked: [String] = []
+                for dependent in dependents[id] ?? [] {
+                    waitingOn[dependent, default: 1] -= 1
+                    if waitingOn[dependent] == 0 { unlocked.append(dependent) }
+                }
+                // Depth first: what a finished step unlocks runs next, so devices complete rather than pile up half-done.
+                ready.append(contentsOf: unlocked.reversed())
+            case .failed(let failure):
+                finished[id] = false
+                counts.failed += 1
+                failures.append(failure)
+                kind = .failed
             }
-            // Depth first: what a finished step unlocks runs next, so devices complete rather than pile up half-done.
-            ready.append(contentsOf: unlocked.reversed())
-        case .failed(let failure):
-            finished[id] = false
-            counts.failed += 1
-            failures.append(failure)
-            kind = .failed
-            message = failure.message
+            return (kind, currentProgress)
         }
+        if case .failed(let failure) = outcome { message = failure.message }
         return ExecutionEvent(kind: kind, stepID: id, message: message, progress: progress)
     }
 
-    func failedStepIDs() -> [String] { failures.map(\.stepID) }
+    func failedStepIDs() -> [String] { lock.withLock { failures.map(\.stepID) } }
 
-    func doneStepIDs(_ ids: Set<String>) -> Set<String> { Set(ids.filter { finished[$0] == true }) }
+    func doneStepIDs(_ ids: Set<String>) -> Set<String> { lock.withLock { Set(ids.filter { finished[$0] == true }) } }
 
     func summary() -> (done: Int, alreadyDone: Int, failures: [StepFailure], blocked: [String], unfinished: Int, requests: Int) {
-        let unfinished = order.filter { finished[$0] == nil }
-        let blocked = unfinished.filter { id in (waitingOn[id] ?? 0) > 0 }
-        return (doneCount, alreadyDoneCount, failures.sorted { $0.stepID < $1.stepID }, blocked, unfinished.count, requests.load(ordering: .relaxed))
+        lock.withLock {
+            let unfinished = order.filter { finished[$0] == nil }
+            let blocked = unfinished.filter { id in (waitingOn[id] ?? 0) > 0 }
+            return (doneCount, alreadyDoneCount, failures.sorted { $0.stepID < $1.stepID }, blocked, unfinished.count, requests.load(ordering: .relaxed))
+        }
     }
 }

@@ -34,11 +34,17 @@ final class ComponentPacer: @unchecked Sendable {
     }
 
     /// Waits for this request's turn.
+    /// The wider of two spacings, either of which may be absent (no array built under the lock).
+    private static func wider(_ first: Duration?, _ second: Duration?) -> Duration? {
+        guard let first, let second else { return first ?? second }
+        return max(first, second)
+    }
+
     func waitTurn() async throws {
         let now = ContinuousClock.now
         let slot: ContinuousClock.Instant = lock.withLock {
             var slot = max(now, blockedUntil)
-            if let interval = [clientInterval, serverInterval].compactMap({ $0 }).max() {
+            if let interval = Self.wider(clientInterval, serverInterval) {
                 slot = max(slot, nextSlot)
                 nextSlot = slot + interval
             }
