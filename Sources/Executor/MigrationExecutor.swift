@@ -358,7 +358,8 @@ final class RunState: @unchecked Sendable {
 
     init(steps: [ExecutionStep], known: [String: LedgerEntry]) {
         order = steps.map(\.id)
-        var finished: [String: Bool] = [:]
+        // Every step ends up in `finished`: sized once, not grown while steps finish.
+        var finished: [String: Bool] = Dictionary(minimumCapacity: steps.count)
         var waitingOn: [String: Int] = [:]
         var dependents: [String: [String]] = [:]
         var progress = ExecutionProgress()

@@ -31,9 +31,16 @@ public struct HTTPHeaders: Sendable, Hashable {
     public mutating func append(name: String, value: String) { fields.append((name, value)) }
 
     /// The last value of the named field, compared case-insensitively.
+    ///
+    /// Field names are ASCII tokens (RFC 9110 §5.1), so the comparison folds ASCII letters on the bytes:
+    /// each answer is asked for half a dozen fields, and lower-casing every name for each made new strings.
     public subscript(name: String) -> String? {
-        let lower = name.lowercased()
-        return fields.last { $0.name.lowercased() == lower }?.value
+        fields.last { Self.sameName($0.name, name) }?.value
+    }
+
+    private static func sameName(_ first: String, _ second: String) -> Bool {
+        func folded(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte | 0x20 : byte }
+        return first.utf8.count == second.utf8.count && first.utf8.elementsEqual(second.utf8) { folded($0) == folded($1) }
     }
 
     public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {

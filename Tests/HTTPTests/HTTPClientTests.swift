@@ -226,3 +226,19 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
     #expect(!RetryPolicy.isRetryable(status: 409))
     #expect(!RetryPolicy.isRetryable(status: 400))
 }
+
+@Test func headerLookupIgnoresTheCaseOfNamesAndTakesTheLastField() {
+    let headers = HTTP.HTTPHeaders([
+        (name: "X-Rate-Limit-Limit", value: "600"), (name: "content-type", value: "text/plain"),
+        (name: "Content-Type", value: "application/json"), (name: "X-Request-ID", value: "r-1"),
+    ])
+    #expect(headers["x-rate-limit-limit"] == "600")
+    #expect(headers["X-RATE-LIMIT-LIMIT"] == "600")
+    #expect(headers["content-TYPE"] == "application/json")
+    #expect(headers["x-request-id"] == "r-1")
+    // Same length, one letter apart; a prefix; a longer name; only ASCII letters fold ('@' is not '`').
+    #expect(headers["x-request-ie"] == nil)
+    #expect(headers["x-request"] == nil)
+    #expect(headers["x-request-id-2"] == nil)
+    #expect(HTTP.HTTPHeaders([(name: "A@", value: "1")])["a`"] == nil)
+}
