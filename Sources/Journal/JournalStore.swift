@@ -347,11 +347,6 @@ public actor JournalStore {
                 existing[id] = PlannedStep(id: id, kind: row[1], entityType: row[2], entityKey: row[3], component: component)
                 oldPositions[id] = row[5]
             }
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO steps (id, kind, entity_type, entity_key, component, state, attempts, plan_position,
-                                   created_at_ms, updated_at_ms, run_id)
-                VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)
-                """)
             let describe = try db.cachedStatement(sql: """
                 UPDATE steps SET kind = ?, entity_type = ?, entity_key = ?, component = ?, plan_position = ? WHERE id = ?
                 """)
@@ -376,10 +371,11 @@ public actor JournalStore {
                 }
             }
             // In key order, so each row goes next to the one before it in the table's b-tree (the plan order scatters them).
-            for (step, index) in newSteps.sorted(by: { $0.0.id < $1.0.id }) {
-                try insert.execute(arguments: [step.id, step.kind, step.entityType, step.entityKey, step.component.rawValue,
-                                               index, now, now, run])
-            }
+            try Self.insertInChunks(
+                newSteps.sorted(by: { $0.0.id < $1.0.id }),
+                into: "steps (id, kind, entity_type, entity_key, component, state, attempts, plan_position, created_at_ms, updated_at_ms, run_id)",
+                row: "(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?)", db
+            ) { step, index in [step.id, step.kind, step.entityType, step.entityKey, step.component.rawValue, index, now, now, run] }
             // Steps the plan no longer lists go after it, in their old order.
             let missing = existing.keys.filter { !seen.contains($0) }
                 .sorted { (oldPositions[$0] ?? 0, $0) < (oldPositions[$1] ?? 0, $1) }
@@ -767,31 +763,30 @@ public actor JournalStore {
         try insertEvents(of: batch, db)
     }
 
-    /// Rows of `step_events` one INSERT writes: a statement run per row was a fifth of a batch's time.
-    private static let eventsPerInsert = 32
+    /// Rows one INSERT writes: a statement run per row was a fifth of a batch's time.
+    private static let rowsPerInsert = 32
 
-    /// The INSERT of `rows` events.
-    private static func eventsInsertSQL(rows: Int) -> String {
-        "INSERT INTO step_events (run_id, step_id, from_state, to_state, at_ms) VALUES "
-            + Array(repeating: "(?, ?, ?, ?, ?)", count: rows).joined(separator: ", ")
+    /// Inserts `rows` into `table` (with its column list), `rowsPerInsert` at a time, each row's placeholders
+    /// `row` filled with `values`, in the order given.
+    private static func insertInChunks<Row>(
+        _ rows: [Row], into table: String, row: String, _ db: Database, values: (Row) -> [(any DatabaseValueConvertible)?]
+    ) throws {
+        func sql(rows: Int) -> String { "INSERT INTO \(table) VALUES " + Array(repeating: row, count: rows).joined(separator: ", ") }
+        let full = sql(rows: rowsPerInsert)
+        var start = rows.startIndex
+        while start < rows.endIndex {
+            let count = min(rowsPerInsert, rows.endIndex - start)
+            var arguments: [(any DatabaseValueConvertible)?] = []
+            for element in rows[start..<(start + count)] { arguments += values(element) }
+            try db.cachedStatement(sql: count == rowsPerInsert ? full : sql(rows: count)).execute(arguments: StatementArguments(arguments))
+            start += count
+        }
     }
 
-    /// The INSERT of a full chunk, built once (the statement cache is looked up by this text).
-    private static let fullEventsInsertSQL = eventsInsertSQL(rows: eventsPerInsert)
-
-    /// The event rows of a batch, in its order (their ids keep it), `eventsPerInsert` rows per INSERT.
+    /// The event rows of a batch, in its order (their ids keep it).
     private static func insertEvents(of batch: [StepChange], _ db: Database) throws {
-        var start = batch.startIndex
-        while start < batch.endIndex {
-            let rows = min(eventsPerInsert, batch.endIndex - start)
-            var values: [(any DatabaseValueConvertible)?] = []
-            values.reserveCapacity(rows * 5)
-            for change in batch[start..<(start + rows)] {
-                values += [change.run, change.stepID, change.from.rawValue, change.to.rawValue, change.at]
-            }
-            let sql = rows == eventsPerInsert ? fullEventsInsertSQL : eventsInsertSQL(rows: rows)
-            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(values))
-            start += rows
+        try insertInChunks(batch, into: "step_events (run_id, step_id, from_state, to_state, at_ms)", row: "(?, ?, ?, ?, ?)", db) { change in
+            [change.run, change.stepID, change.from.rawValue, change.to.rawValue, change.at]
         }
     }
 
