@@ -396,7 +396,6 @@ final class RunState: @unchecked Sendable {
     }
 
     func finish(_ id: String, outcome: Outcome) -> ExecutionEvent {
-        var message = steps[id]?.operation.summary ?? id
         let (kind, progress): (ExecutionEvent.Kind, ExecutionProgress) = lock.withLock {
             let kind: ExecutionEvent.Kind
             switch outcome {
@@ -419,7 +418,8 @@ final class RunState: @unchecked Sendable {
             }
             return (kind, currentProgress)
         }
-        if case .failed(let failure) = outcome { message = failure.message }
+        let message: String
+        if case .failed(let failure) = outcome { message = failure.message } else { message = steps[id]?.operation.summary ?? id }
         return ExecutionEvent(kind: kind, stepID: id, message: message, progress: progress)
     }
 

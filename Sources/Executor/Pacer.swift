@@ -33,13 +33,13 @@ final class ComponentPacer: @unchecked Sendable {
         inFlight = max(1, concurrency)
     }
 
-    /// Waits for this request's turn.
     /// The wider of two spacings, either of which may be absent (no array built under the lock).
     private static func wider(_ first: Duration?, _ second: Duration?) -> Duration? {
         guard let first, let second else { return first ?? second }
         return max(first, second)
     }
 
+    /// Waits for this request's turn.
     func waitTurn() async throws {
         let now = ContinuousClock.now
         let slot: ContinuousClock.Instant = lock.withLock {

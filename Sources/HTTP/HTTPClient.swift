@@ -91,7 +91,7 @@ public final class HTTPClient: Sendable {
         var bytes = url.utf8.makeIterator()
         func next(lowered: Bool = true) -> UInt8? {
             guard let byte = bytes.next() else { return nil }
-            return lowered && (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
+            return lowered ? asciiLowercased(byte) : byte
         }
         for letter in "http".utf8 where next() != letter { return false }
         var byte = next()

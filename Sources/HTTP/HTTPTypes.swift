@@ -39,10 +39,15 @@ public struct HTTPHeaders: Sendable, Hashable {
     }
 
     private static func sameName(_ first: String, _ second: String) -> Bool {
-        func folded(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte | 0x20 : byte }
-        return first.utf8.count == second.utf8.count && first.utf8.elementsEqual(second.utf8) { folded($0) == folded($1) }
+        first.utf8.count == second.utf8.count && first.utf8.elementsEqual(second.utf8) { asciiLowercased($0) == asciiLowercased($1) }
     }
+}
 
+/// `byte` with an ASCII capital letter made small; every other byte as it is (scheme and field-name
+/// comparisons, RFC 3986 §3.1 and RFC 9110 §5.1, are ASCII-only).
+func asciiLowercased(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte | 0x20 : byte }
+
+extension HTTPHeaders {
     public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
         lhs.fields.map { "\($0.name.lowercased()):\($0.value)" } == rhs.fields.map { "\($0.name.lowercased()):\($0.value)" }
     }
