@@ -48,13 +48,15 @@ public struct HTTPHeaders: Sendable, Hashable {
 func asciiLowercased(_ byte: UInt8) -> UInt8 { (0x41...0x5A).contains(byte) ? byte | 0x20 : byte }
 
 extension HTTPHeaders {
+    /// The same fields in the same order, names compared as the subscript compares them.
     public static func == (lhs: HTTPHeaders, rhs: HTTPHeaders) -> Bool {
-        lhs.fields.map { "\($0.name.lowercased()):\($0.value)" } == rhs.fields.map { "\($0.name.lowercased()):\($0.value)" }
+        lhs.fields.elementsEqual(rhs.fields) { sameName($0.name, $1.name) && $0.value == $1.value }
     }
 
     public func hash(into hasher: inout Hasher) {
         for field in fields {
-            hasher.combine(field.name.lowercased())
+            hasher.combine(field.name.utf8.count)
+            for byte in field.name.utf8 { hasher.combine(asciiLowercased(byte)) }
             hasher.combine(field.value)
         }
     }

@@ -242,3 +242,15 @@ private func text(_ response: HTTP.HTTPResponse) -> String { String(decoding: re
     #expect(headers["x-request-id-2"] == nil)
     #expect(HTTP.HTTPHeaders([(name: "A@", value: "1")])["a`"] == nil)
 }
+
+@Test func headersAreEqualAndHashAlikeWhenOnlyTheCaseOfNamesDiffers() {
+    let sent = HTTP.HTTPHeaders([(name: "Content-Type", value: "application/json"), (name: "X-Request-ID", value: "r-1")])
+    let folded = HTTP.HTTPHeaders([(name: "content-type", value: "application/json"), (name: "x-REQUEST-id", value: "r-1")])
+    #expect(sent == folded)
+    #expect(Set([sent, folded]).count == 1)
+    // Values keep their case; order and count matter; only ASCII letters fold ('@' is not '`').
+    #expect(sent != HTTP.HTTPHeaders([(name: "Content-Type", value: "Application/JSON"), (name: "X-Request-ID", value: "r-1")]))
+    #expect(sent != HTTP.HTTPHeaders([(name: "X-Request-ID", value: "r-1"), (name: "Content-Type", value: "application/json")]))
+    #expect(sent != HTTP.HTTPHeaders([(name: "Content-Type", value: "application/json")]))
+    #expect(HTTP.HTTPHeaders([(name: "A@", value: "1")]) != HTTP.HTTPHeaders([(name: "a`", value: "1")]))
+}
